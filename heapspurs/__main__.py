@@ -1,0 +1,5 @@
+"""Allow ``python -m heapspurs``."""
+
+from heapspurs.cli.main import main
+
+main()

@@ -1,0 +1,1 @@
+"""Stage 4: questions answered from the index: anchors, owners, reachability."""

@@ -1,0 +1,171 @@
+"""The actions behind the command-line flags: load what is needed, ask one analysis, render."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from heapspurs.analysis.anchors import find_anchors
+from heapspurs.analysis.owners import owner_tree
+from heapspurs.analysis.reach import summarize
+from heapspurs.cli.errors import NotFound
+from heapspurs.format.reader import DumpReader
+from heapspurs.index.heap_index import HeapIndex
+from heapspurs.index.load import load_index
+from heapspurs.render.anchors_view import anchors_json, anchors_text
+from heapspurs.render.hexdump_view import hexdump_lines, pointer_slot_lines
+from heapspurs.render.objects_view import (
+    object_json,
+    object_line,
+    resolution_note,
+    size_text,
+    stack_lines,
+)
+from heapspurs.render.output import write_lines
+from heapspurs.render.owners_view import owners_json, owners_text
+from heapspurs.render.records_text import hx, pointer_lines, record_lines
+
+
+@dataclass
+class Options:
+    phantoms: bool = False
+    conservative: bool = False
+    use_cache: bool = True
+    as_json: bool = False
+
+
+def emit_json(data: Any) -> None:
+    write_lines([json.dumps(data, indent=2)])
+
+
+def print_dump(path: str) -> None:
+    """--print: every record in file order, streamed (constant memory)."""
+    with DumpReader(path) as reader:
+        pointers = reader.pointer_values
+
+        def lines():
+            for _, record in reader.records():
+                yield from record_lines(record, pointers)
+
+        write_lines(lines())
+
+
+def frame_at(ix: HeapIndex, address: int) -> int | None:
+    raw = ix.raw
+    hit = np.nonzero((raw.frame_sp <= np.uint64(address))
+                     & (raw.frame_sp + raw.frame_size > np.uint64(address)))[0]
+    return int(hit[0]) if len(hit) else None
+
+
+def locate(ix: HeapIndex, address: int, opts: Options) -> tuple[int, str | None]:
+    """The object containing ``address`` and a note on how the address relates to it."""
+    obj = ix.find(address)
+    if obj >= 0 and (not ix.phantom[obj] or opts.phantoms):
+        return obj, resolution_note(ix, address, obj)
+    if obj >= 0:
+        raise NotFound(f"{hx(address)} lies in a phantom object at {hx(int(ix.addr[obj]))} "
+                       "(the reserved tail of a span, not a real allocation; --phantoms shows it)")
+    frame = frame_at(ix, address)
+    if frame is not None:
+        raise NotFound(f"{hx(address)} is in the stack frame of {ix.frame_name(frame)} "
+                       f"at {hx(int(ix.raw.frame_sp[frame]))}, not in a heap object")
+    below, above = ix.neighbours(address)
+    near = []
+    if below >= 0:
+        end = int(ix.addr[below] + ix.size[below])
+        near.append(f"below: {hx(int(ix.addr[below]))}-{hx(end)} ({address - end} bytes before)")
+    if above >= 0:
+        near.append(f"above: {hx(int(ix.addr[above]))} ({int(ix.addr[above]) - address} bytes "
+                    "after)")
+    raise NotFound(f"no object at {hx(address)} in this dump; nearest objects "
+                   + ("; ".join(near) if near else "none (the dump has no objects)"))
+
+
+def summary(path: str, opts: Options) -> None:
+    """No question asked: what is in the dump."""
+    ix = load_index(path, opts.use_cache)
+    s = summarize(ix)
+    if opts.as_json:
+        emit_json({"params": {"version": ix.params.version, "arch": ix.params.arch,
+                              "ptr_size": ix.params.ptr_size},
+                   "summary": s.as_dict(),
+                   "goroutines": len(ix.raw.goroutines), "frames": len(ix.raw.frame_sp)})
+        return
+    write_lines([
+        f"{path}: Go {ix.params.version} {ix.params.arch}, {s.objects} objects "
+        f"({size_text(s.bytes)}), {len(ix.raw.goroutines)} goroutines, "
+        f"{len(ix.raw.frame_sp)} stack frames, {s.root_edges} root pointers",
+        f"  reachable from roots: {s.reachable_objects} objects ({size_text(s.reachable_bytes)})",
+        f"  phantoms (span tails, hidden): {s.phantom_objects} objects "
+        f"({size_text(s.phantom_bytes)})",
+        f"  unreachable: {s.unreachable_objects} objects ({size_text(s.unreachable_bytes)})",
+        "Ask about one object with --address ADDR and --anchors, --owners N or --hexdump.",
+    ])
+
+
+def describe(path: str, address: int, opts: Options) -> None:
+    """--address alone: the object, its pointers and how the address relates to it."""
+    ix = load_index(path, opts.use_cache)
+    obj, note = locate(ix, address, opts)
+    if opts.as_json:
+        out = {"object": object_json(ix, obj)}
+        if note:
+            out["note"] = note
+        emit_json(out)
+        return
+    offs, vals, _ = ix.pointers(obj)
+    lines = [object_line(ix, obj)]
+    if note:
+        lines.append(f"  ({note})")
+    lines.extend(pointer_lines(int(ix.addr[obj]), offs.tolist(), vals.tolist()))
+    write_lines(lines)
+
+
+def anchors(path: str, address: int, opts: Options) -> None:
+    ix = load_index(path, opts.use_cache)
+    obj, note = locate(ix, address, opts)
+    report = find_anchors(ix, obj, conservative=opts.conservative)
+    if opts.as_json:
+        emit_json(anchors_json(ix, report, note))
+    else:
+        write_lines(anchors_text(ix, report, note))
+
+
+def owners(path: str, address: int, depth: int, opts: Options) -> None:
+    ix = load_index(path, opts.use_cache)
+    obj, note = locate(ix, address, opts)
+    tree = owner_tree(ix, obj, depth, phantoms=opts.phantoms)
+    if opts.as_json:
+        emit_json(owners_json(ix, obj, tree, note))
+    else:
+        write_lines(owners_text(ix, obj, tree, note, depth))
+
+
+def hexdump(path: str, address: int, opts: Options) -> None:
+    """--hexdump of the object (or stack frame) containing ``address``."""
+    ix = load_index(path, opts.use_cache)
+    obj = ix.find(address)
+    frame = frame_at(ix, address) if obj < 0 else None
+    if frame is not None:
+        raw = ix.raw
+        data = ix.frame_contents(frame)
+        s, e = int(raw.frame_pstart[frame]), int(raw.frame_pstart[frame + 1])
+        offs = raw.fptr_off[s:e].tolist()
+        head = {"frame": {"sp": hx(int(raw.frame_sp[frame])), "size": len(data),
+                          "function": ix.frame_name(frame)}}
+        g = int(raw.frame_goroutine[frame])
+        title = [f"StackFrame @ {hx(int(raw.frame_sp[frame]))}: {ix.frame_name(frame)} "
+                 f"({len(data)} bytes)", *stack_lines(ix, g if g >= 0 else None, frame)]
+    else:
+        obj, note = locate(ix, address, opts)
+        data = ix.contents(obj)
+        offs = ix.pointers(obj)[0].tolist()
+        head = {"object": object_json(ix, obj)}
+        title = [object_line(ix, obj)] + ([f"  ({note})"] if note else [])
+    if opts.as_json:
+        emit_json({**head, "contents_hex": data.hex(), "pointers": offs})
+        return
+    write_lines([*title, *hexdump_lines(data), *pointer_slot_lines(offs)])

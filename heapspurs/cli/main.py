@@ -1,0 +1,118 @@
+"""The ``heapspurs`` command: the original tool's flags, each a thin call into one analysis.
+
+Exit status: 0 answered; 1 nothing found where the question expects something (e.g. no object at
+that address); 2 usage or input error (a malformed dump, a missing file, a bad option); 3 an
+external tool is missing (Graphviz).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from heapspurs.cli.errors import EXIT_INPUT, EXIT_NOT_FOUND, EXIT_OK, NotFound
+from heapspurs.format.errors import DumpFormatError
+
+
+def parse_address(text: str) -> int:
+    try:
+        return int(text, 0) if text.lower().startswith("0x") else int(text, 16)
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not a hex address", param_hint="--address") from None
+
+
+EPILOG = """\b
+Exit status: 0 answered; 1 nothing found (e.g. no object at --address);
+2 usage or input error; 3 an external tool (Graphviz) is missing.
+"""
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]}, epilog=EPILOG)
+@click.argument("dump", type=click.Path(exists=True, dir_okay=True, path_type=str))
+@click.option("--print", "print_records", is_flag=True,
+              help="Print every record of the dump in file order.")
+@click.option("--address", "-a", metavar="ADDR",
+              help="The object to ask about (hex); an address inside an object selects it.")
+@click.option("--anchors", is_flag=True,
+              help="List the roots that keep --address alive, each with one shortest path.")
+@click.option("--owners", type=int, metavar="N",
+              help="Print who points at --address, N levels up (-1: up to the roots).")
+@click.option("--hexdump", is_flag=True,
+              help="Hex dump of the object (or stack frame) at --address and its pointer slots.")
+@click.option("--json", "as_json", is_flag=True, help="Answer in JSON (for scripts).")
+@click.option("--phantoms", is_flag=True,
+              help="Include phantom objects (the reserved tail of small-object spans).")
+@click.option("--conservative", is_flag=True,
+              help="With --anchors: also scan every word of stack frames for pointers "
+                   "(finds objects held only by address-taken locals; may over-report).")
+@click.option("--no-cache", is_flag=True, help="Neither read nor write the on-disk index cache.")
+@click.version_option(package_name="heapspurs")
+def cli(dump: str, print_records: bool, address: str | None, anchors: bool, owners: int | None,
+        hexdump: bool, as_json: bool, phantoms: bool, conservative: bool,
+        no_cache: bool) -> None:
+    """Analyze a Go heap dump written by runtime/debug.WriteHeapDump.
+
+    \b
+      heapspurs dump.bin --print | grep ...
+      heapspurs dump.bin --address 0xc000019680 --anchors
+      heapspurs dump.bin --address 0xc000019680 --owners 2
+      heapspurs dump.bin --address 0xc0004821a0 --hexdump
+    """
+    from heapspurs.cli import commands
+
+    if os.path.isdir(dump):
+        raise DumpFormatError("not a Go heap dump: it is a directory")
+    if print_records:
+        commands.print_dump(dump)
+        return
+    if (anchors or owners is not None or hexdump) and address is None:
+        raise click.UsageError("--anchors, --owners and --hexdump need --address")
+    options = commands.Options(phantoms=phantoms, conservative=conservative,
+                               use_cache=not no_cache, as_json=as_json)
+    if address is None:
+        commands.summary(dump, options)
+        return
+    addr = parse_address(address)
+    if hexdump:
+        commands.hexdump(dump, addr, options)
+    if anchors:
+        commands.anchors(dump, addr, options)
+    if owners is not None:
+        commands.owners(dump, addr, owners, options)
+    if not (hexdump or anchors or owners is not None):
+        commands.describe(dump, addr, options)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the command, turning known failures into one line and an exit status."""
+    dump_name = "heapspurs"
+    args = sys.argv[1:] if argv is None else argv
+    for a in args:
+        if not a.startswith("-") and os.path.exists(a):
+            dump_name = a
+            break
+    try:
+        cli.main(args=args, prog_name="heapspurs", standalone_mode=False)
+    except click.exceptions.Exit as e:
+        sys.exit(e.exit_code)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(EXIT_INPUT)
+    except click.exceptions.Abort:
+        click.echo("Aborted!", err=True)
+        sys.exit(130)
+    except DumpFormatError as e:
+        click.echo(f"heapspurs: {dump_name}: {e}", err=True)
+        sys.exit(EXIT_INPUT)
+    except NotFound as e:
+        click.echo(f"heapspurs: {e}", err=True)
+        sys.exit(EXIT_NOT_FOUND)
+    except BrokenPipeError:
+        # The reader of our output went away (e.g. `| head`): end quietly.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        sys.exit(EXIT_OK)
+    except KeyboardInterrupt:
+        sys.exit(130)

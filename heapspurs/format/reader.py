@@ -1,0 +1,296 @@
+"""Streaming decoder of the "go1.7 heap dump" format: the readable specification of the format.
+
+A dump is the 16-byte header ``go1.7 heap dump\\n`` followed by records. Each record is a uvarint
+tag followed by its fields: uvarints, strings (uvarint length + bytes) and fieldlists (pairs of
+uvarint kind and uvarint offset, ending with kind 0). The record layouts below follow
+``runtime/heapdump.go`` (identical from Go 1.21 to 1.27).
+
+The file is mmap'd and decoded one record at a time, so memory stays constant whatever its size.
+Every length is checked against the end of the file before anything is sliced, so a corrupt length
+can never cause a large allocation; every malformed byte raises :class:`DumpFormatError` naming
+the byte offset and the record number.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from heapspurs.format.errors import DumpFormatError
+from heapspurs.format.records import (
+    FIELD_EFACE,
+    FIELD_EOL,
+    MEMSTATS_FIELDS,
+    TAG_ALLOC_SAMPLE,
+    TAG_BSS,
+    TAG_DATA,
+    TAG_DEFER,
+    TAG_EOF,
+    TAG_FINALIZER,
+    TAG_GOROUTINE,
+    TAG_ITAB,
+    TAG_MEMPROF,
+    TAG_MEMSTATS,
+    TAG_NAMES,
+    TAG_OBJECT,
+    TAG_OS_THREAD,
+    TAG_OTHER_ROOT,
+    TAG_PANIC,
+    TAG_PARAMS,
+    TAG_QUEUED_FINALIZER,
+    TAG_STACK_FRAME,
+    TAG_TYPE,
+    AllocSample,
+    Defer,
+    EndOfFile,
+    Finalizer,
+    Goroutine,
+    Itab,
+    MemProfBucket,
+    MemStats,
+    Object,
+    OSThread,
+    OtherRoot,
+    Panic,
+    Params,
+    ProfileFrame,
+    Record,
+    Segment,
+    StackFrame,
+    TypeRecord,
+)
+
+HEADER = b"go1.7 heap dump\n"
+
+
+class _Truncated(Exception):
+    """Internal: the data ended inside a field."""
+
+
+class _Bad(Exception):
+    """Internal: a field holds an impossible value; the message says which."""
+
+
+def open_dump(path: str | os.PathLike[str]) -> tuple[mmap.mmap | bytes, int]:
+    """Map a dump file read-only and check its header. Returns (buffer, file size)."""
+    p = Path(path)
+    try:
+        with open(p, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            if size < len(HEADER):
+                head = f.read(len(HEADER))
+                if head and HEADER.startswith(head):
+                    raise DumpFormatError(
+                        f"truncated heap dump header ({size} bytes)", offset=size
+                    )
+                raise DumpFormatError("not a Go heap dump: file is empty" if size == 0
+                                      else "not a Go heap dump: missing 'go1.7 heap dump' header",
+                                      offset=0)
+            buf = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+    except IsADirectoryError:
+        raise DumpFormatError("not a Go heap dump: it is a directory") from None
+    except PermissionError as e:
+        raise DumpFormatError(f"cannot read the file: {e.strerror}") from None
+    except OSError as e:
+        raise DumpFormatError(f"cannot read the file: {e.strerror or e}") from None
+    if buf[: len(HEADER)] != HEADER:
+        buf.close()
+        raise DumpFormatError("not a Go heap dump: missing 'go1.7 heap dump' header", offset=0)
+    return buf, size
+
+
+class DumpReader:
+    """Iterate over the records of a heap dump file, in file order.
+
+    ``for offset, record in DumpReader(path).records(): ...``. The params record (always first
+    in practice) sets the byte order and pointer size used by :meth:`pointer_values`.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]):
+        self.path = str(path)
+        self.buf, self.size = open_dump(path)
+        self.params: Params | None = None
+        self.record_count = 0
+
+    def close(self) -> None:
+        if isinstance(self.buf, mmap.mmap):
+            self.buf.close()
+
+    def __enter__(self) -> DumpReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def ptr_size(self) -> int:
+        return self.params.ptr_size if self.params else 8
+
+    @property
+    def byteorder(self) -> str:
+        return "big" if self.params and self.params.big_endian else "little"
+
+    def pointer_values(self, contents: bytes, fields: list[int]) -> list[int]:
+        """The pointer stored at each field offset, in the dump's byte order and pointer size."""
+        n = self.ptr_size
+        order = self.byteorder
+        return [int.from_bytes(contents[off : off + n], order) for off in fields]
+
+    def records(self) -> Iterator[tuple[int, Record]]:
+        """Yield (byte offset of the record, record) until the EOF record (inclusive)."""
+        buf = self.buf
+        end = self.size
+        pos = len(HEADER)
+        number = 0
+
+        def uvarint() -> int:
+            nonlocal pos
+            if pos >= end:
+                raise _Truncated
+            b = buf[pos]
+            pos += 1
+            if b < 0x80:
+                return b
+            result = b & 0x7F
+            shift = 7
+            while True:
+                if pos >= end:
+                    raise _Truncated
+                b = buf[pos]
+                pos += 1
+                if shift == 63 and b > 1:
+                    raise _Bad("varint overflows 64 bits")
+                result |= (b & 0x7F) << shift
+                if b < 0x80:
+                    return result
+                shift += 7
+                if shift > 63:
+                    raise _Bad("varint longer than 10 bytes")
+
+        def raw() -> tuple[bytes, int]:
+            nonlocal pos
+            n = uvarint()
+            if n > end - pos:
+                raise _Bad(f"length {n} runs past the end of the file ({end - pos} bytes left)")
+            start = pos
+            pos += n
+            return buf[start:pos], start
+
+        def string() -> str:
+            return raw()[0].decode("utf-8", errors="replace")
+
+        def fieldlist(size: int) -> list[int]:
+            offsets: list[int] = []
+            psize = self.ptr_size
+            while True:
+                kind = uvarint()
+                if kind == FIELD_EOL:
+                    return offsets
+                if kind > FIELD_EFACE:
+                    raise _Bad(f"unknown field kind {kind}")
+                off = uvarint()
+                if off + psize > size:
+                    raise _Bad(f"pointer field at offset {off} lies outside its {size}-byte record")
+                offsets.append(off)
+
+        while True:
+            start = pos
+            number += 1
+            self.record_count = number
+            try:
+                if pos >= end:
+                    raise DumpFormatError("heap dump ends without an EOF record (truncated?)",
+                                          offset=pos, record=number)
+                tag = uvarint()
+                record: Record
+                if tag == TAG_OBJECT:
+                    addr = uvarint()
+                    contents, coff = raw()
+                    record = Object(addr, contents, coff, fieldlist(len(contents)))
+                elif tag == TAG_STACK_FRAME:
+                    sp = uvarint()
+                    depth = uvarint()
+                    child = uvarint()
+                    contents, coff = raw()
+                    entry = uvarint()
+                    pc = uvarint()
+                    cont = uvarint()
+                    name = string()
+                    record = StackFrame(sp, depth, child, contents, coff, entry, pc, cont, name,
+                                        fieldlist(len(contents)))
+                elif tag == TAG_TYPE:
+                    record = TypeRecord(uvarint(), uvarint(), string(), uvarint() != 0)
+                elif tag == TAG_ITAB:
+                    record = Itab(uvarint(), uvarint())
+                elif tag == TAG_GOROUTINE:
+                    record = Goroutine(
+                        uvarint(), uvarint(), uvarint(), uvarint(), uvarint(),
+                        uvarint() != 0, uvarint() != 0, uvarint(), string(), uvarint(),
+                        uvarint(), uvarint(), uvarint(),
+                    )
+                elif tag == TAG_DEFER:
+                    record = Defer(uvarint(), uvarint(), uvarint(), uvarint(), uvarint(),
+                                   uvarint(), uvarint())
+                elif tag == TAG_PANIC:
+                    record = Panic(uvarint(), uvarint(), uvarint(), uvarint(), uvarint(),
+                                   uvarint())
+                elif tag == TAG_PARAMS:
+                    big = uvarint() != 0
+                    psize = uvarint()
+                    if psize not in (4, 8):
+                        raise _Bad(f"unsupported pointer size {psize}")
+                    record = Params(big, psize, uvarint(), uvarint(), string(), string(),
+                                    uvarint())
+                    self.params = record
+                elif tag in (TAG_DATA, TAG_BSS):
+                    addr = uvarint()
+                    contents, coff = raw()
+                    record = Segment(tag == TAG_BSS, addr, contents, coff,
+                                     fieldlist(len(contents)))
+                elif tag in (TAG_FINALIZER, TAG_QUEUED_FINALIZER):
+                    record = Finalizer(uvarint(), uvarint(), uvarint(), uvarint(), uvarint(),
+                                       queued=tag == TAG_QUEUED_FINALIZER)
+                elif tag == TAG_OS_THREAD:
+                    record = OSThread(uvarint(), uvarint(), uvarint())
+                elif tag == TAG_MEMSTATS:
+                    values = {name: uvarint() for name in MEMSTATS_FIELDS}
+                    pauses = [uvarint() for _ in range(256)]
+                    record = MemStats(values, pauses, uvarint())
+                elif tag == TAG_MEMPROF:
+                    bucket = MemProfBucket(uvarint(), uvarint())
+                    nframes = uvarint()
+                    # nframes is untrusted: each frame consumes bytes, so the loop is bounded by
+                    # the file's size and nothing is allocated up front.
+                    for _ in range(nframes):
+                        bucket.frames.append(ProfileFrame(string(), string(), uvarint()))
+                    bucket.allocs = uvarint()
+                    bucket.frees = uvarint()
+                    record = bucket
+                elif tag == TAG_ALLOC_SAMPLE:
+                    record = AllocSample(uvarint(), uvarint())
+                elif tag == TAG_OTHER_ROOT:
+                    desc = string()
+                    record = OtherRoot(desc, uvarint())
+                elif tag == TAG_EOF:
+                    yield start, EndOfFile()
+                    return
+                else:
+                    raise DumpFormatError(f"unknown record tag {tag}", offset=start,
+                                          record=number)
+            except _Truncated:
+                kind = TAG_NAMES.get(buf[start], "record") if start < end else "record"
+                raise DumpFormatError(f"heap dump is truncated inside a {kind} record",
+                                      offset=end, record=number) from None
+            except _Bad as e:
+                kind = TAG_NAMES.get(buf[start], "record")
+                raise DumpFormatError(f"bad {kind} record: {e}", offset=pos,
+                                      record=number) from None
+            yield start, record
+
+
+def iter_records(path: str | os.PathLike[str]) -> Iterator[tuple[int, Record]]:
+    """Convenience: yield (offset, record) for every record of the dump at ``path``."""
+    with DumpReader(path) as reader:
+        yield from reader.records()

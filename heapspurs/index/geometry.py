@@ -1,0 +1,72 @@
+"""What the Go runtime's heap layout tells us about dumped objects: phantoms and malloc headers.
+
+Phantoms: ``runtime.dumpobjs`` walks ``npages*8192/elemsize`` slots of every span instead of
+``nelems``, so in one-page spans of objects up to 512 bytes it also dumps the slots that overlap
+the span's reserved tail (the heap bitmap of spans with pointers, Go 1.22+; the inline mark bits
+of the Green Tea GC, Go 1.26+). ``nelems = (8192 - reserve) // elemsize`` (runtime/mheap.go
+initSpan), so a slot is a phantom when it ends past ``8192 - reserve``.
+
+Malloc headers (Go 1.22+): objects in small spans larger than 512 bytes whose type has pointers
+start with an 8-byte word holding their type descriptor's address; the program's pointer is the
+slot start + 8 and the header is never a pointer slot.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+PAGE = 8192
+MAX_HEAP_BITS_IN_SPAN = 512  # gc.MinSizeForMallocHeader
+MAX_SMALL_SIZE = 32768
+MALLOC_HEADER = 8
+
+
+def go_release(version: str) -> tuple[int, int]:
+    """(major, minor) of runtime.Version(), e.g. 'go1.27.3 X:nogreenteagc'; newest if unknown."""
+    m = re.match(r"go(\d+)\.(\d+)", version)
+    return (int(m.group(1)), int(m.group(2))) if m else (1, 99)
+
+
+def layout_features(version: str) -> tuple[bool, bool]:
+    """(heap bits at the end of small spans, Green Tea inline mark bits) for this Go release."""
+    release = go_release(version)
+    experiments = version.split("X:", 1)[1] if "X:" in version else ""
+    exps = {e.strip() for e in experiments.split(",") if e.strip()}
+    heap_bits = release >= (1, 22) and "noallocheaders" not in exps
+    green_tea = (release >= (1, 26) and "nogreenteagc" not in exps) or "greenteagc" in exps
+    return heap_bits, green_tea
+
+
+def phantom_mask(addr: np.ndarray, size: np.ndarray, nptr: np.ndarray, version: str,
+                 ptr_size: int = 8) -> np.ndarray:
+    """True for each object (sorted by address) that is a reserved span tail, not a real object."""
+    heap_bits, green_tea = layout_features(version)
+    n = len(addr)
+    if n == 0 or not (heap_bits or green_tea):
+        return np.zeros(n, bool)
+    small = size <= MAX_HEAP_BITS_IN_SPAN
+    page = addr // PAGE
+    # A one-page span holds pointers if any object dumped from it has pointer slots (the runtime
+    # dumps no pointer slots at all for noscan spans).
+    has_ptr = small & (nptr > 0)
+    scan_pages = np.unique(page[has_ptr])
+    scan = small & np.isin(page, scan_pages)
+    reserve = np.zeros(n, np.int64)
+    if heap_bits:
+        reserve += np.where(scan, PAGE // ptr_size // 8, 0)
+    if green_tea:
+        reserve += np.where(small & (size >= 16), 128, 0)
+    end_in_page = (addr % PAGE).astype(np.int64) + size.astype(np.int64)
+    return small & (end_in_page > PAGE - reserve)
+
+
+def malloc_header_mask(size: np.ndarray, nptr: np.ndarray, first_ptr_off: np.ndarray,
+                       version: str) -> np.ndarray:
+    """True for each object that starts with a malloc header (its type descriptor address)."""
+    heap_bits, _ = layout_features(version)
+    if not heap_bits:
+        return np.zeros(len(size), bool)
+    return ((size > MAX_HEAP_BITS_IN_SPAN) & (size <= MAX_SMALL_SIZE) & (nptr > 0)
+            & (first_ptr_off >= MALLOC_HEADER))

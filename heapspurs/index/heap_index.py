@@ -1,0 +1,214 @@
+"""The heap index: objects sorted by address, every pointer resolved to the object containing its
+target (interior pointers included), reverse edges, and the roots as a table of root edges.
+
+All of it is numpy arrays (CSR for edge lists); object contents stay in the dump file and are read
+through the mmap on demand. Object ids are positions in address order.
+"""
+
+from __future__ import annotations
+
+import mmap
+from dataclasses import dataclass
+
+import numpy as np
+
+from heapspurs.index.geometry import malloc_header_mask, phantom_mask
+from heapspurs.scan.raw import (
+    ROOT_BSS,
+    ROOT_DATA,
+    ROOT_DEFER,
+    ROOT_FINALIZER,
+    ROOT_FRAME,
+    ROOT_OTHER,
+    ROOT_PANIC,
+    ROOT_QUEUED_FINALIZER,
+    RawScan,
+)
+
+
+def gather_ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Concatenate ``arange(s, s + c)`` for each (s, c), without a Python loop."""
+    counts = counts.astype(np.int64)
+    total = int(counts.sum())
+    if total == 0:
+        return np.zeros(0, np.int64)
+    ends = np.cumsum(counts)
+    offsets = np.repeat(starts.astype(np.int64) - (ends - counts), counts)
+    return offsets + np.arange(total, dtype=np.int64)
+
+
+def csr_from_keys(keys: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(start[n+1], order) such that order[start[k]:start[k+1]] are the positions with key k."""
+    order = np.argsort(keys, kind="stable")
+    start = np.zeros(n + 1, np.int64)
+    np.cumsum(np.bincount(keys, minlength=n), out=start[1:])
+    return start, order
+
+
+@dataclass
+class RootEdges:
+    """One row per (root, heap object it points into)."""
+
+    kind: np.ndarray  # uint8 ROOT_*
+    ref: np.ndarray  # int32: index of the frame / segment / finalizer / defer / panic record
+    slot: np.ndarray  # uint64: address of the pointer slot (for finalizers: the object)
+    value: np.ndarray  # uint64: the pointer value
+    obj: np.ndarray  # int32: object containing ``value``
+
+
+class HeapIndex:
+    """Everything the analyses need, as arrays. Build with :func:`build_index`."""
+
+    def __init__(self, raw: RawScan, path: str):
+        self.raw = raw
+        self.path = path
+        self.params = raw.params
+        self._mm: mmap.mmap | None = None
+
+    # ---- contents, read from the dump file on demand ----
+    def _map(self) -> mmap.mmap:
+        if self._mm is None:
+            with open(self.path, "rb") as f:
+                self._mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        return self._mm
+
+    def contents(self, obj: int) -> bytes:
+        off = int(self.off[obj])
+        return self._map()[off : off + int(self.size[obj])]
+
+    def frame_contents(self, frame: int) -> bytes:
+        off = int(self.raw.frame_off[frame])
+        return self._map()[off : off + int(self.raw.frame_size[frame])]
+
+    def segment_contents(self, seg: int) -> bytes:
+        s = self.raw.segments[seg]
+        return self._map()[s.contents_offset : s.contents_offset + s.size]
+
+    # ---- lookups ----
+    @property
+    def count(self) -> int:
+        return len(self.addr)
+
+    def resolve(self, values: np.ndarray) -> np.ndarray:
+        """Object id containing each address, or -1 (interior addresses resolve to their object)."""
+        values = np.asarray(values, dtype=np.uint64)
+        if len(self.addr) == 0:
+            return np.full(len(values), -1, np.int32)
+        idx = np.searchsorted(self.addr, values, side="right").astype(np.int64) - 1
+        safe = np.maximum(idx, 0)
+        inside = (idx >= 0) & (values < self.addr[safe] + self.size[safe])
+        return np.where(inside, idx, -1).astype(np.int32)
+
+    def find(self, address: int) -> int:
+        return int(self.resolve(np.array([address], np.uint64))[0])
+
+    def neighbours(self, address: int) -> tuple[int, int]:
+        """Ids of the nearest objects below and above an address (-1 where none)."""
+        i = int(np.searchsorted(self.addr, np.uint64(address), side="right"))
+        return (i - 1 if i > 0 else -1), (i if i < len(self.addr) else -1)
+
+    def pointers(self, obj: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(slot offsets, values, target object ids) of one object's pointer slots."""
+        s, e = int(self.pstart[obj]), int(self.pstart[obj + 1])
+        return self.poff[s:e], self.pval[s:e], self.pdst[s:e]
+
+    def owners_of(self, obj: int) -> tuple[np.ndarray, np.ndarray]:
+        """(source object ids, forward pointer indexes) of the objects pointing into ``obj``."""
+        s, e = int(self.rstart[obj]), int(self.rstart[obj + 1])
+        return self.rsrc[s:e], self.rptr[s:e]
+
+    def roots_of(self, obj: int) -> np.ndarray:
+        """Row numbers in ``self.roots`` of the root edges pointing into ``obj``."""
+        s, e = int(self.root_start[obj]), int(self.root_start[obj + 1])
+        return self.root_order[s:e]
+
+    def frame_name(self, frame: int) -> str:
+        return self.raw.names[int(self.raw.frame_name[frame])]
+
+    def goroutine_frames(self, g: int) -> np.ndarray:
+        return np.nonzero(self.raw.frame_goroutine == g)[0]
+
+
+def build_index(raw: RawScan, path: str) -> HeapIndex:
+    """Sort, resolve and link the arrays of one scan into a :class:`HeapIndex`."""
+    ix = HeapIndex(raw, path)
+    order = np.argsort(raw.obj_addr, kind="stable")
+    ix.addr = raw.obj_addr[order]
+    ix.size = raw.obj_size[order]
+    ix.off = raw.obj_off[order]
+    counts = np.diff(raw.obj_pstart)[order]
+    ix.pstart = np.zeros(len(order) + 1, np.int64)
+    np.cumsum(counts, out=ix.pstart[1:])
+    gather = gather_ranges(raw.obj_pstart[:-1][order], counts)
+    ix.poff = raw.ptr_off[gather]
+    ix.pval = raw.ptr_val[gather]
+    ix.pdst = ix.resolve(ix.pval)
+    n = len(order)
+    ix.nptr = counts
+    first_off = np.full(n, np.iinfo(np.int64).max, np.int64)
+    has = counts > 0
+    first_off[has] = ix.poff[ix.pstart[:-1][has]].astype(np.int64)
+    version = raw.params.version
+    ix.phantom = phantom_mask(ix.addr, ix.size, counts, version, raw.params.ptr_size)
+    ix.header = malloc_header_mask(ix.size, counts, first_off, version)
+
+    # Reverse edges, leaving out phantoms' (garbage) pointer slots.
+    src = np.repeat(np.arange(n, dtype=np.int32), counts)
+    keep = (ix.pdst >= 0) & ~ix.phantom[src] if n else np.zeros(0, bool)
+    kept = np.nonzero(keep)[0]
+    ix.rstart, rorder = csr_from_keys(ix.pdst[kept].astype(np.int64), n)
+    ix.rptr = kept[rorder]
+    ix.rsrc = src[ix.rptr]
+
+    ix.roots = _root_edges(ix, raw)
+    ix.root_start, ix.root_order = csr_from_keys(ix.roots.obj.astype(np.int64), n)
+    return ix
+
+
+def _root_edges(ix: HeapIndex, raw: RawScan) -> RootEdges:
+    kinds: list[np.ndarray] = []
+    refs: list[np.ndarray] = []
+    slots: list[np.ndarray] = []
+    values: list[np.ndarray] = []
+
+    def add(kind: int, ref: np.ndarray | int, slot: np.ndarray | int,
+            value: np.ndarray | int) -> None:
+        value = np.atleast_1d(np.asarray(value, np.uint64))
+        m = len(value)
+        kinds.append(np.full(m, kind, np.uint8))
+        refs.append(np.broadcast_to(np.asarray(ref, np.int32), (m,)).copy())
+        slots.append(np.broadcast_to(np.asarray(slot, np.uint64), (m,)).copy())
+        values.append(value)
+
+    for i, seg in enumerate(raw.segments):
+        add(ROOT_BSS if seg.bss else ROOT_DATA, i, np.uint64(seg.address) + seg.ptr_off,
+            seg.ptr_val)
+    fcounts = np.diff(raw.frame_pstart)
+    fidx = np.repeat(np.arange(len(fcounts), dtype=np.int32), fcounts)
+    add(ROOT_FRAME, fidx, raw.frame_sp[fidx] + raw.fptr_off, raw.fptr_val)
+    for i, d in enumerate(raw.defers):
+        # The GC scans a goroutine's defer chain as stack roots: the _defer record and its closure.
+        add(ROOT_DEFER, i, d.address, [d.address, d.funcval])
+    for i, p in enumerate(raw.panics):
+        add(ROOT_PANIC, i, p.address, [p.arg_data])
+    for i, f in enumerate(raw.finalizers):
+        if f.queued:
+            # A queued finalizer keeps its object (the argument) and its closure alive.
+            add(ROOT_QUEUED_FINALIZER, i, f.object, [f.object, f.funcval])
+        else:
+            # A registered finalizer keeps alive what its object points to, not the object itself.
+            targets = [f.funcval]
+            obj = ix.find(f.object)
+            if obj >= 0:
+                targets.extend(int(v) for v in ix.pointers(obj)[1])
+            add(ROOT_FINALIZER, i, f.object, targets)
+    for i, r in enumerate(raw.other_roots):
+        add(ROOT_OTHER, i, 0, [r.address])
+
+    value = np.concatenate(values) if values else np.zeros(0, np.uint64)
+    obj = ix.resolve(value)
+    keep = obj >= 0
+    def cat(parts, dt):
+        return (np.concatenate(parts)[keep] if parts else np.zeros(0, dt))
+    return RootEdges(kind=cat(kinds, np.uint8), ref=cat(refs, np.int32),
+                     slot=cat(slots, np.uint64), value=value[keep], obj=obj[keep])

@@ -1,0 +1,82 @@
+"""``--anchors`` in text (the original's root headers, stacks indented) and in JSON."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from heapspurs.analysis.anchors import Anchor, AnchorReport, finalizer_of
+from heapspurs.index.heap_index import HeapIndex
+from heapspurs.render.objects_view import object_json, object_line
+from heapspurs.render.records_text import hx
+from heapspurs.render.roots_view import root_json, root_lines
+
+
+def path_text(ix: HeapIndex, path: list[int]) -> str:
+    return " -> ".join(f"{hx(int(ix.addr[o]))} ({int(ix.size[o])} B)" for o in path)
+
+
+def slot_text(ix: HeapIndex, a: Anchor) -> str:
+    if a.kind in ("finalizer", "queued_finalizer"):
+        return f"finalizer of the object at {hx(a.slot)}"
+    if a.kind == "frame":
+        off = a.slot - int(ix.raw.frame_sp[a.ref])
+        return f"slot {hx(a.slot)} (frame offset {off}) = {hx(a.value)}"
+    if a.kind in ("bss", "data"):
+        return f"slot {hx(a.slot)} = {hx(a.value)}"
+    return f"{hx(a.slot)} -> {hx(a.value)}"
+
+
+def anchors_text(ix: HeapIndex, report: AnchorReport, note: str | None) -> Iterator[str]:
+    yield object_line(ix, report.obj)
+    if note:
+        yield f"  ({note})"
+    precise = [a for a in report.anchors if not a.conservative]
+    guesses = [a for a in report.anchors if a.conservative]
+    if precise:
+        yield f"{len(precise)} anchor(s):"
+    else:
+        yield "No root in the dump reaches this object."
+        for reason in report.reasons:
+            yield f"  - {reason}"
+    for a in precise:
+        yield from _one(ix, a)
+    if guesses:
+        yield (f"{len(guesses)} conservative candidate(s) (a word in a stack frame that looks "
+               "like a pointer; not in the frame's pointer map):")
+        for a in guesses:
+            yield from _one(ix, a)
+
+
+def _one(ix: HeapIndex, a: Anchor) -> Iterator[str]:
+    yield from root_lines(ix, a.kind, a.ref)
+    yield f"  {slot_text(ix, a)}"
+    fin = finalizer_of(ix, a)
+    if fin is not None and fin in a.path:
+        yield f"  (a cycle through the object with the finalizer, {hx(int(ix.addr[fin]))})"
+    yield f"  path: {path_text(ix, a.path)}"
+
+
+def anchors_json(ix: HeapIndex, report: AnchorReport, note: str | None) -> dict[str, Any]:
+    rows = []
+    for a in report.anchors:
+        row: dict[str, Any] = {
+            "kind": a.kind,
+            "slot": hx(a.slot),
+            "value": hx(a.value),
+            "symbol": None,
+            **root_json(ix, a.kind, a.ref),
+            "path": [hx(int(ix.addr[o])) for o in a.path],
+        }
+        if a.conservative:
+            row["conservative"] = True
+        fin = finalizer_of(ix, a)
+        if fin is not None:
+            row["finalizer_object"] = hx(int(ix.addr[fin]))
+        rows.append(row)
+    out: dict[str, Any] = {"object": object_json(ix, report.obj), "anchors": rows}
+    if note:
+        out["note"] = note
+    if report.reasons:
+        out["reasons"] = report.reasons
+    return out

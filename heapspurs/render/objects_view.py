@@ -1,0 +1,76 @@
+"""How one object, one root and one address resolution look in text and in JSON."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from heapspurs.index.geometry import MALLOC_HEADER
+from heapspurs.index.heap_index import HeapIndex
+from heapspurs.render.records_text import (
+    frame_header,
+    goroutine_header,
+    hx,
+    object_header,
+)
+
+
+def size_text(n: int) -> str:
+    if n < 1024:
+        return f"{n} B"
+    if n < 1024 * 1024:
+        return f"{n / 1024:.1f} kiB"
+    return f"{n / (1024 * 1024):.1f} MiB"
+
+
+def object_line(ix: HeapIndex, obj: int) -> str:
+    line = object_header(int(ix.addr[obj]), int(ix.nptr[obj]), int(ix.size[obj]))
+    if ix.phantom[obj]:
+        line += " [phantom]"
+    return line
+
+
+def object_json(ix: HeapIndex, obj: int) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "address": hx(int(ix.addr[obj])),
+        "size": int(ix.size[obj]),
+        "pointers": int(ix.nptr[obj]),
+        "name": None,
+        "type": None,
+        "phantom": bool(ix.phantom[obj]),
+        "malloc_header": bool(ix.header[obj]),
+    }
+    if ix.header[obj]:
+        out["data_address"] = hx(int(ix.addr[obj]) + MALLOC_HEADER)
+    return out
+
+
+def resolution_note(ix: HeapIndex, address: int, obj: int) -> str | None:
+    """How an address the user gave relates to the object it resolved to (None: its start)."""
+    offset = address - int(ix.addr[obj])
+    if offset == 0:
+        return None
+    if offset == MALLOC_HEADER and ix.header[obj]:
+        return f"object at {hx(address)} (+8 past its malloc header at {hx(int(ix.addr[obj]))})"
+    return (f"{hx(address)} is an interior address: offset {offset} inside the object at "
+            f"{hx(int(ix.addr[obj]))}")
+
+
+def stack_lines(ix: HeapIndex, goroutine: int | None, mark_frame: int | None,
+                indent: str = "  ") -> list[str]:
+    """The goroutine header and its whole stack, one function per line, ``>`` at one frame."""
+    if goroutine is None:
+        return []
+    g = ix.raw.goroutines[goroutine]
+    lines = [indent + goroutine_header(g)]
+    for f in ix.goroutine_frames(goroutine).tolist():
+        mark = "> " if f == mark_frame else "  "
+        lines.append(f"{indent}  {mark}{ix.frame_name(f)}")
+    return lines
+
+
+def frame_line(ix: HeapIndex, frame: int) -> str:
+    raw = ix.raw
+    return frame_header(int(raw.frame_depth[frame]), int(raw.frame_sp[frame]),
+                        ix.frame_name(frame),
+                        int(raw.frame_pstart[frame + 1] - raw.frame_pstart[frame]),
+                        int(raw.frame_size[frame]), int(raw.frame_child[frame]))

@@ -1,0 +1,109 @@
+"""The result of one pass over a dump: flat arrays in file order, before any sorting or resolution.
+
+Every scanner (the pure-Python one here, a native one later) fills exactly this structure, so the
+index builder does not care which one ran and a differential test can compare them field by field.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+
+import numpy as np
+
+from heapspurs.format.records import (
+    Defer,
+    Finalizer,
+    Goroutine,
+    Itab,
+    MemProfBucket,
+    MemStats,
+    OSThread,
+    OtherRoot,
+    Panic,
+    Params,
+    TypeRecord,
+)
+
+# Root kinds, shared by the scan, the index and the answers.
+ROOT_DATA = 1
+ROOT_BSS = 2
+ROOT_FRAME = 3
+ROOT_DEFER = 4
+ROOT_PANIC = 5
+ROOT_FINALIZER = 6
+ROOT_QUEUED_FINALIZER = 7
+ROOT_OTHER = 8
+
+ROOT_KIND_NAMES = {
+    ROOT_DATA: "data",
+    ROOT_BSS: "bss",
+    ROOT_FRAME: "frame",
+    ROOT_DEFER: "defer",
+    ROOT_PANIC: "panic",
+    ROOT_FINALIZER: "finalizer",
+    ROOT_QUEUED_FINALIZER: "queued_finalizer",
+    ROOT_OTHER: "other",
+}
+
+
+@dataclass
+class RawScan:
+    """Arrays named ``<table>_<column>``; pointer lists are CSR (``*_pstart`` has n+1 entries)."""
+
+    params: Params
+    file_size: int
+    # Heap objects, in file order.
+    obj_addr: np.ndarray  # uint64
+    obj_size: np.ndarray  # uint64
+    obj_off: np.ndarray  # int64: file offset of the contents
+    obj_pstart: np.ndarray  # int64[n+1]
+    ptr_off: np.ndarray  # uint64: slot offset inside the object
+    ptr_val: np.ndarray  # uint64: the pointer stored there
+    # Stack frames, in file order (a goroutine's frames follow it, innermost first).
+    frame_sp: np.ndarray  # uint64
+    frame_size: np.ndarray  # uint64
+    frame_off: np.ndarray  # int64
+    frame_depth: np.ndarray  # int32
+    frame_child: np.ndarray  # uint64
+    frame_entry: np.ndarray  # uint64
+    frame_pc: np.ndarray  # uint64
+    frame_goroutine: np.ndarray  # int32: index into goroutines
+    frame_name: np.ndarray  # int32: index into names
+    frame_pstart: np.ndarray  # int64[n+1]
+    fptr_off: np.ndarray  # uint64
+    fptr_val: np.ndarray  # uint64
+    # Data and BSS segments (usually one each): address, size, contents offset, pointer slots.
+    segments: list[SegmentInfo] = field(default_factory=list)
+    # Small tables, kept as records.
+    names: list[str] = field(default_factory=list)
+    goroutines: list[Goroutine] = field(default_factory=list)
+    finalizers: list[Finalizer] = field(default_factory=list)
+    defers: list[Defer] = field(default_factory=list)
+    panics: list[Panic] = field(default_factory=list)
+    other_roots: list[OtherRoot] = field(default_factory=list)
+    types: list[TypeRecord] = field(default_factory=list)
+    itabs: list[Itab] = field(default_factory=list)
+    threads: list[OSThread] = field(default_factory=list)
+    buckets: list[MemProfBucket] = field(default_factory=list)
+    memstats: MemStats | None = None
+    sample_addr: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint64))
+    sample_bucket: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint64))
+    record_count: int = 0
+
+    def array_fields(self) -> dict[str, np.ndarray]:
+        return {f.name: getattr(self, f.name) for f in fields(self)
+                if isinstance(getattr(self, f.name), np.ndarray)}
+
+
+@dataclass
+class SegmentInfo:
+    bss: bool
+    address: int
+    size: int
+    contents_offset: int
+    ptr_off: np.ndarray  # uint64 offsets
+    ptr_val: np.ndarray  # uint64 values
+
+    @property
+    def end(self) -> int:
+        return self.address + self.size
