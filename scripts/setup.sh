@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Set up the development environment: a virtualenv in .venv with heapspurs (editable) and its test
+# dependencies, and Graphviz's `dot` from Debian when it is missing. Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+fi
+.venv/bin/python -m pip install -q --upgrade pip >/dev/null 2>&1 || true
+if ! .venv/bin/python -m pip install -q -e '.[test]' >.venv/install.log 2>&1; then
+  cat .venv/install.log >&2
+  exit 1
+fi
+.venv/bin/python -c "import heapspurs, click, numpy" # fail loudly if the install did not work
+if ! command -v dot >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing Graphviz (dot) from Debian" >&2
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz) >/dev/null \
+      || echo "setup: could not install Graphviz; graph tests will fail" >&2
+  else
+    echo "setup: Graphviz 'dot' is missing; install the graphviz package" >&2
+  fi
+fi
