@@ -80,10 +80,15 @@ def _describe(ix: HeapIndex, a: Anchor, root_kind: int) -> None:
 
 
 def find_anchors(ix: HeapIndex, obj: int, conservative: bool = False) -> AnchorReport:
-    parent = bfs_parents(ix.rstart, ix.rsrc, [obj], ix.count, blocked=ix.phantom)
+    # Goroutine descriptors are not expanded: "runtime.allgs -> g -> g._defer -> ..." is really
+    # "held by goroutine N", which its defer, panic and frame roots already say.
+    stop = ix.phantom | ix.is_goroutine
+    stop[obj] = bool(ix.phantom[obj])
+    parent = bfs_parents(ix.rstart, ix.rsrc, [obj], ix.count, blocked=stop)
     reaches = parent != UNSEEN
     roots = ix.roots
-    rows = np.nonzero(reaches[roots.obj])[0]
+    through_g = ix.is_goroutine[roots.obj] & (roots.obj != obj)
+    rows = np.nonzero(reaches[roots.obj] & ~through_g)[0]
     best: dict[tuple[int, int, int], Anchor] = {}
     for r in rows:
         kind = int(roots.kind[r])
@@ -95,13 +100,33 @@ def find_anchors(ix: HeapIndex, obj: int, conservative: bool = False) -> AnchorR
                    int(roots.value[r]), path)
         _describe(ix, a, kind)
         best[key] = a
-    anchors = sorted(best.values(), key=lambda a: (len(a.path), a.kind, a.slot))
+    anchors = sorted([*best.values(), *goroutine_anchors(ix, obj, parent)],
+                     key=lambda a: (len(a.path), a.kind, a.slot))
     report = AnchorReport(obj, anchors, phantom=bool(ix.phantom[obj]))
     if conservative or not anchors:
         report.anchors.extend(conservative_anchors(ix, parent, reaches, best))
     if not anchors:
         report.reasons = no_anchor_reasons(ix, obj, report)
     return report
+
+
+def goroutine_anchors(ix: HeapIndex, obj: int, parent: np.ndarray) -> list[Anchor]:
+    """Goroutine descriptors reaching the object other than through their defer/panic records."""
+    out = []
+    for gi, g in enumerate(ix.goroutine_obj.tolist()):
+        if g < 0 or g == obj or parent[g] == UNSEEN:
+            continue
+        path = path_to_source(parent, g)[1:]
+        first = int(ix.addr[path[0]])
+        gaddr = ix.raw.goroutines[gi].address
+        held = {d.address for d in ix.raw.defers if d.goroutine == gaddr}
+        held |= {p.address for p in ix.raw.panics if p.goroutine == gaddr}
+        if first in held:
+            continue
+        a = Anchor("goroutine", gi, gaddr, first, path)
+        a.goroutine = gi
+        out.append(a)
+    return out
 
 
 def conservative_anchors(ix: HeapIndex, parent: np.ndarray, reaches: np.ndarray,

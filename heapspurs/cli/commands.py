@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from heapspurs.analysis.anchors import find_anchors
+from heapspurs.analysis.keepalive import keepalive_graph
 from heapspurs.analysis.owners import owner_tree
 from heapspurs.analysis.reach import summarize
 from heapspurs.cli.errors import NotFound
@@ -16,6 +17,9 @@ from heapspurs.format.reader import DumpReader
 from heapspurs.index.heap_index import HeapIndex
 from heapspurs.index.load import load_index
 from heapspurs.render.anchors_view import anchors_json, anchors_text
+from heapspurs.render.files import check_not_input
+from heapspurs.render.graph_file import output_format, write_graph
+from heapspurs.render.graph_view import graph_dot
 from heapspurs.render.hexdump_view import hexdump_lines, pointer_slot_lines
 from heapspurs.render.objects_view import (
     object_json,
@@ -26,7 +30,7 @@ from heapspurs.render.objects_view import (
 )
 from heapspurs.render.output import write_lines
 from heapspurs.render.owners_view import owners_json, owners_text
-from heapspurs.render.records_text import hx, pointer_lines, record_lines
+from heapspurs.render.records_text import hx, record_lines
 
 
 @dataclass
@@ -106,24 +110,6 @@ def summary(path: str, opts: Options) -> None:
     ])
 
 
-def describe(path: str, address: int, opts: Options) -> None:
-    """--address alone: the object, its pointers and how the address relates to it."""
-    ix = load_index(path, opts.use_cache)
-    obj, note = locate(ix, address, opts)
-    if opts.as_json:
-        out = {"object": object_json(ix, obj)}
-        if note:
-            out["note"] = note
-        emit_json(out)
-        return
-    offs, vals, _ = ix.pointers(obj)
-    lines = [object_line(ix, obj)]
-    if note:
-        lines.append(f"  ({note})")
-    lines.extend(pointer_lines(int(ix.addr[obj]), offs.tolist(), vals.tolist()))
-    write_lines(lines)
-
-
 def anchors(path: str, address: int, opts: Options) -> None:
     ix = load_index(path, opts.use_cache)
     obj, note = locate(ix, address, opts)
@@ -169,3 +155,22 @@ def hexdump(path: str, address: int, opts: Options) -> None:
         emit_json({**head, "contents_hex": data.hex(), "pointers": offs})
         return
     write_lines([*title, *hexdump_lines(data), *pointer_slot_lines(offs)])
+
+
+def graph(path: str, address: int, output: str, max_nodes: int, all_owners: bool,
+          opts: Options) -> None:
+    """--address alone: draw what keeps the object alive into ``output`` (heapdump.svg)."""
+    output_format(output)  # a bad extension fails before any work
+    check_not_input(output, [path])
+    ix = load_index(path, opts.use_cache)
+    obj, note = locate(ix, address, opts)
+    g = keepalive_graph(ix, obj, max_nodes=max_nodes, all_owners=all_owners)
+    title = f"What keeps {hx(int(ix.addr[obj]))} alive"
+    if g.left_out:
+        title += f" ({g.left_out} owners left out: over the {max_nodes}-node budget)"
+    nroots = len({(a.kind, a.ref) for a in g.anchors})
+    lines = [object_line(ix, obj)] + ([f"  ({note})"] if note else [])
+    lines.append(f"Rendering graph ({len(g.nodes) + nroots} nodes)...")
+    write_lines(lines)
+    write_graph(graph_dot(ix, g, title), output)
+    write_lines([f"Wrote {output}"])

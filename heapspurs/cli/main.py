@@ -12,8 +12,10 @@ import sys
 
 import click
 
-from heapspurs.cli.errors import EXIT_INPUT, EXIT_NOT_FOUND, EXIT_OK, NotFound
+from heapspurs.cli.errors import EXIT_INPUT, EXIT_NOT_FOUND, EXIT_OK, EXIT_TOOL_MISSING, NotFound
 from heapspurs.format.errors import DumpFormatError
+from heapspurs.render.files import UnsafeOutput
+from heapspurs.render.graph_file import GraphvizMissing
 
 
 def parse_address(text: str) -> int:
@@ -47,11 +49,17 @@ Exit status: 0 answered; 1 nothing found (e.g. no object at --address);
 @click.option("--conservative", is_flag=True,
               help="With --anchors: also scan every word of stack frames for pointers "
                    "(finds objects held only by address-taken locals; may over-report).")
+@click.option("--output", "-o", default="heapdump.svg", show_default=True, metavar="FILE",
+              help="Where --address alone writes the graph; .svg, .png, .pdf or .dot.")
+@click.option("--max-nodes", type=click.IntRange(min=1), default=200, show_default=True,
+              help="Node budget of the graph: above it, only each anchor's shortest path.")
+@click.option("--all-owners", is_flag=True,
+              help="Graph: also draw owners that reach the object only through itself.")
 @click.option("--no-cache", is_flag=True, help="Neither read nor write the on-disk index cache.")
 @click.version_option(package_name="heapspurs")
 def cli(dump: str, print_records: bool, address: str | None, anchors: bool, owners: int | None,
-        hexdump: bool, as_json: bool, phantoms: bool, conservative: bool,
-        no_cache: bool) -> None:
+        hexdump: bool, as_json: bool, phantoms: bool, conservative: bool, output: str,
+        max_nodes: int, all_owners: bool, no_cache: bool) -> None:
     """Analyze a Go heap dump written by runtime/debug.WriteHeapDump.
 
     \b
@@ -59,6 +67,7 @@ def cli(dump: str, print_records: bool, address: str | None, anchors: bool, owne
       heapspurs dump.bin --address 0xc000019680 --anchors
       heapspurs dump.bin --address 0xc000019680 --owners 2
       heapspurs dump.bin --address 0xc0004821a0 --hexdump
+      heapspurs dump.bin --address 0xc000019680        # writes heapdump.svg
     """
     from heapspurs.cli import commands
 
@@ -82,7 +91,7 @@ def cli(dump: str, print_records: bool, address: str | None, anchors: bool, owne
     if owners is not None:
         commands.owners(dump, addr, owners, options)
     if not (hexdump or anchors or owners is not None):
-        commands.describe(dump, addr, options)
+        commands.graph(dump, addr, output, max_nodes, all_owners, options)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -106,6 +115,12 @@ def main(argv: list[str] | None = None) -> None:
     except DumpFormatError as e:
         click.echo(f"heapspurs: {dump_name}: {e}", err=True)
         sys.exit(EXIT_INPUT)
+    except (UnsafeOutput, ValueError) as e:
+        click.echo(f"heapspurs: {e}", err=True)
+        sys.exit(EXIT_INPUT)
+    except GraphvizMissing as e:
+        click.echo(f"heapspurs: {e}", err=True)
+        sys.exit(EXIT_TOOL_MISSING)
     except NotFound as e:
         click.echo(f"heapspurs: {e}", err=True)
         sys.exit(EXIT_NOT_FOUND)

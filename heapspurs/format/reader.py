@@ -173,7 +173,8 @@ class DumpReader:
             nonlocal pos
             n = uvarint()
             if n > end - pos:
-                raise _Bad(f"length {n} runs past the end of the file ({end - pos} bytes left)")
+                raise _Bad(f"length {n} runs past the end of the file ({end - pos} bytes left): "
+                           "truncated or corrupt")
             start = pos
             pos += n
             return buf[start:pos], start
@@ -274,6 +275,11 @@ class DumpReader:
                     desc = string()
                     record = OtherRoot(desc, uvarint())
                 elif tag == TAG_EOF:
+                    if pos != end:
+                        raise DumpFormatError(
+                            f"the EOF record is followed by {end - pos} more bytes "
+                            "(corrupt record tag, or garbage appended)", offset=start,
+                            record=number)
                     yield start, EndOfFile()
                     return
                 else:

@@ -160,6 +160,13 @@ def build_index(raw: RawScan, path: str) -> HeapIndex:
     ix.rptr = kept[rorder]
     ix.rsrc = src[ix.rptr]
 
+    # Goroutine descriptors (runtime.g) are heap objects that point at their defer and panic
+    # records; the analyses treat them as the goroutine itself, not as ordinary owners.
+    gobj = ix.resolve(np.array([g.address for g in raw.goroutines], np.uint64))
+    ix.goroutine_obj = gobj
+    ix.is_goroutine = np.zeros(n, bool)
+    ix.is_goroutine[gobj[gobj >= 0]] = True
+
     ix.roots = _root_edges(ix, raw)
     ix.root_start, ix.root_order = csr_from_keys(ix.roots.obj.astype(np.int64), n)
     return ix

@@ -22,6 +22,8 @@ def root_frame_and_goroutine(ix: HeapIndex, kind: str, ref: int) -> tuple[int | 
         return ref, (g if g >= 0 else None)
     if kind == "defer":
         return frame_of_defer(ix, ref)
+    if kind == "goroutine":
+        return None, ref
     if kind == "panic":
         p = ix.raw.panics[ref]
         for i, g in enumerate(ix.raw.goroutines):
@@ -42,6 +44,9 @@ def root_lines(ix: HeapIndex, kind: str, ref: int) -> list[str]:
         where = f" in {ix.frame_name(frame)}" if frame is not None else ""
         return [f"DeferRecord @ {hx(d.address)}: a pending defer{where} (sp {hx(d.sp)})",
                 *stack_lines(ix, g, frame)]
+    if kind == "goroutine":
+        return [f"Goroutine descriptor (runtime.g) @ {hx(ix.raw.goroutines[ref].address)}",
+                *stack_lines(ix, g, None)]
     if kind == "panic":
         p = ix.raw.panics[ref]
         return [f"PanicRecord @ {hx(p.address)}: the argument of a running panic",

@@ -1,0 +1,40 @@
+"""Writing output files safely: atomically (temp file + rename), never over an input file."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+
+class UnsafeOutput(Exception):
+    """The output path would overwrite an input (exit status 2)."""
+
+
+def check_not_input(output: str | os.PathLike[str], inputs: list[str]) -> None:
+    out = Path(output)
+    for given in inputs:
+        try:
+            if out.exists() and os.path.samefile(out, given):
+                raise UnsafeOutput(f"refusing to write {out}: it is the input file {given}")
+        except FileNotFoundError:
+            continue
+        if out.resolve() == Path(given).resolve():
+            raise UnsafeOutput(f"refusing to write {out}: it is the input file {given}")
+
+
+def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` to a temporary file beside ``path``, then rename it into place."""
+    target = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp",
+                               dir=target.parent if str(target.parent) else ".")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
