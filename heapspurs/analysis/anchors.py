@@ -102,7 +102,7 @@ def find_anchors(ix: HeapIndex, obj: int, conservative: bool = False) -> AnchorR
         best[key] = a
     anchors = sorted([*best.values(), *goroutine_anchors(ix, obj, parent)],
                      key=lambda a: (len(a.path), a.kind, a.slot))
-    report = AnchorReport(obj, anchors, phantom=bool(ix.phantom[obj]))
+    report = AnchorReport(obj, list(anchors), phantom=bool(ix.phantom[obj]))
     if conservative or not anchors:
         report.anchors.extend(conservative_anchors(ix, parent, reaches, best))
     if not anchors:

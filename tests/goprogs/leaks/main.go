@@ -82,6 +82,27 @@ func holdInDefer(addr chan<- uintptr, block <-chan int) {
 	<-block
 }
 
+type holder struct {
+	P   *Thing
+	Pad [3]int
+}
+
+//go:noinline
+func touch(h *holder) int { return h.Pad[0] } // reads only: h does not escape
+
+//go:noinline
+func get(h *holder) *Thing { return h.P }
+
+//go:noinline
+func holdInStackObject(addr chan<- uintptr, block <-chan int) {
+	var h holder // address taken but not escaping: a stack object, absent from the pointer maps
+	h.P = newThing(5)
+	addr <- uintptr(unsafe.Pointer(get(&h)))
+	<-block
+	sink(touch(&h))
+	sink(get(&h))
+}
+
 //go:noinline
 func setupGlobals(out fact) {
 	t := newThing(3)
@@ -149,11 +170,16 @@ func main() {
 	local := <-addr
 	go holdInDefer(addr, block)
 	deferred := <-addr
+	go holdInStackObject(addr, block)
+	stackObject := <-addr
 	time.Sleep(50 * time.Millisecond) // let both goroutines park on the channel
 	out["frame"] = fact{"addr": hu(local), "size": int(unsafe.Sizeof(Thing{})), "kind": "frame",
 		"slot": nil, "function": "main.holdInLocal"}
 	out["defer"] = fact{"addr": hu(deferred), "size": int(unsafe.Sizeof(Thing{})),
 		"kind": "defer", "slot": nil, "function": "main.holdInDefer"}
+
+	out["stack_object"] = fact{"addr": hu(stackObject), "size": int(unsafe.Sizeof(Thing{})),
+		"kind": "frame", "slot": nil, "function": "main.holdInStackObject"}
 
 	f, err := os.Create(os.Args[1])
 	if err != nil {
