@@ -17,3 +17,6 @@ echo "\$ heapspurs build/leaky.dump"
 .venv/bin/heapspurs build/leaky.dump
 echo "\$ heapspurs build/leaky.dump --address $ADDR --anchors"
 .venv/bin/heapspurs build/leaky.dump --address "$ADDR" --anchors
+echo "\$ heapspurs build/leaky.dump --address $ADDR"
+.venv/bin/heapspurs build/leaky.dump --address "$ADDR"
+echo "open heapdump.svg in a browser to see what keeps $ADDR alive"

@@ -27,6 +27,11 @@ class KeepAliveGraph:
     cycle_edges: set[tuple[int, int]] = field(default_factory=set)  # finalizer-cycle edges
 
 
+def _finalized_objects(ix: HeapIndex, anchors: list[Anchor]) -> set[int]:
+    out = {ix.find(ix.raw.finalizers[a.ref].object) for a in anchors if a.kind == "finalizer"}
+    return {o for o in out if o >= 0}
+
+
 def keepalive_graph(ix: HeapIndex, obj: int, max_nodes: int = 200,
                     all_owners: bool = False) -> KeepAliveGraph:
     report = find_anchors(ix, obj)
@@ -47,12 +52,14 @@ def keepalive_graph(ix: HeapIndex, obj: int, max_nodes: int = 200,
         fwd = bfs_parents(ix.pstart, dst, starts, ix.count, blocked=blocked)
         keep = (fwd != UNSEEN) & inside
         keep[obj] = True
+    keep[list(_finalized_objects(ix, anchors))] = True  # draw the object whose finalizer holds
     nodes = np.nonzero(keep)[0]
     left_out = 0
     if len(nodes) > max_nodes:
         chosen = {obj}
         for a in anchors:
             chosen.update(a.path)
+        chosen.update(_finalized_objects(ix, anchors))
         left_out = len(nodes) - len(chosen)
         keep = np.zeros(ix.count, bool)
         keep[list(chosen)] = True
@@ -68,6 +75,13 @@ def keepalive_graph(ix: HeapIndex, obj: int, max_nodes: int = 200,
             if v >= 0 and keep[v] and (on_path is None or (u, v) in on_path):
                 edges.append((u, p, v))
     g = KeepAliveGraph(obj, nodes.tolist(), edges, anchors, left_out)
+    if on_path is not None:
+        for a in anchors:
+            if a.kind == "finalizer":
+                fo = ix.find(ix.raw.finalizers[a.ref].object)
+                s, e = int(ix.pstart[fo]), int(ix.pstart[fo + 1])
+                g.edges.extend((fo, p, a.path[0]) for p in range(s, e)
+                               if int(ix.pdst[p]) == a.path[0])
     fin_objs = {ix.find(f.object) for f in ix.raw.finalizers}
     g.finalizer_objects = {o for o in fin_objs if o >= 0 and keep[o]}
     for a in anchors:

@@ -160,15 +160,15 @@ def hexdump(path: str, address: int, opts: Options) -> None:
 def graph(path: str, address: int, output: str, max_nodes: int, all_owners: bool,
           opts: Options) -> None:
     """--address alone: draw what keeps the object alive into ``output`` (heapdump.svg)."""
-    output_format(output)  # a bad extension fails before any work
     check_not_input(output, [path])
+    output_format(output)  # a bad extension fails before any work
     ix = load_index(path, opts.use_cache)
     obj, note = locate(ix, address, opts)
     g = keepalive_graph(ix, obj, max_nodes=max_nodes, all_owners=all_owners)
     title = f"What keeps {hx(int(ix.addr[obj]))} alive"
     if g.left_out:
         title += f" ({g.left_out} owners left out: over the {max_nodes}-node budget)"
-    nroots = len({(a.kind, a.ref) for a in g.anchors})
+    nroots = len({(a.kind, a.ref) for a in g.anchors if a.kind != "finalizer"})
     lines = [object_line(ix, obj)] + ([f"  ({note})"] if note else [])
     lines.append(f"Rendering graph ({len(g.nodes) + nroots} nodes)...")
     write_lines(lines)

@@ -63,6 +63,7 @@ from heapspurs.format.records import (
 )
 
 HEADER = b"go1.7 heap dump\n"
+RELEASE_EVERY = 32 << 20  # give back mapped pages behind the cursor every 32 MiB
 
 
 class _Truncated(Exception):
@@ -196,9 +197,17 @@ class DumpReader:
                     raise _Bad(f"pointer field at offset {off} lies outside its {size}-byte record")
                 offsets.append(off)
 
+        released = 0
+        can_release = isinstance(buf, mmap.mmap) and hasattr(mmap, "MADV_DONTNEED")
         while True:
             start = pos
             number += 1
+            if can_release and start - released > RELEASE_EVERY:
+                # Records are copied out of the map, so the pages behind us can go: --print
+                # then runs in constant memory whatever the dump's size.
+                upto = start - start % mmap.PAGESIZE
+                buf.madvise(mmap.MADV_DONTNEED, released, upto - released)
+                released = upto
             self.record_count = number
             try:
                 if pos >= end:

@@ -84,6 +84,8 @@ def graph_dot(ix: HeapIndex, g: KeepAliveGraph, title: str) -> str:
         lines.append(f"  o{n} {_attrs(**attrs)};")
     roots_done: set[str] = set()
     for a in g.anchors:
+        if a.kind == "finalizer":
+            continue  # drawn as the finalized object itself: thick red border, red cycle edges
         node, attrs = root_node(ix, a.kind, a.ref)
         if node not in roots_done:
             roots_done.add(node)
@@ -95,8 +97,6 @@ def graph_dot(ix: HeapIndex, g: KeepAliveGraph, title: str) -> str:
         off = a.value - int(ix.addr[first])
         if off and not (off == 8 and ix.header[first]):
             eattrs.update(color="red", headlabel=f"{hx(a.value)} (offset = {off})")
-        if a.kind == "finalizer":
-            eattrs.update(color="red", penwidth=3, style="dashed")
         lines.append(f"  {node} -> o{first} {_attrs(**eattrs) if eattrs else ''};")
     for u, p, v in g.edges:
         val = int(ix.pval[p])

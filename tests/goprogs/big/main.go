@@ -78,7 +78,8 @@ func main() {
 	runtime.GC()
 	debug.WriteHeapDump(f.Fd())
 	f.Close()
-	js, _ := json.Marshal(map[string]interface{}{"n": n, "version": runtime.Version()})
+	js, _ := json.Marshal(map[string]interface{}{"n": n, "version": runtime.Version(),
+		"first_record": fmt.Sprintf("%p", records[0])})
 	fmt.Println(string(js))
 	os.Exit(0)
 }
