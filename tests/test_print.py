@@ -16,8 +16,10 @@ from heapspurs.format.records import (
     Itab,
     MemProfBucket,
     MemStats,
+    Defer,
     Object,
     OSThread,
+    Panic,
     Params,
     Segment,
     StackFrame,
@@ -46,7 +48,7 @@ def test_every_record_kind_is_decoded(basics_records):
     run_, records, _ = basics_records
     kinds = Counter(type(r).__name__ for r in records)
     for cls in (Params, TypeRecord, Itab, Object, Goroutine, StackFrame, OSThread, Segment,
-                Finalizer, MemStats, MemProfBucket, AllocSample, EndOfFile):
+                Finalizer, MemStats, MemProfBucket, AllocSample, Defer, Panic, EndOfFile):
         assert kinds[cls.__name__] > 0, f"no {cls.__name__} record decoded"
     assert isinstance(records[0], Params)
     assert isinstance(records[-1], EndOfFile)
@@ -79,6 +81,20 @@ def test_goroutines_match_the_program(basics_records):
             depth_seen[-1].append(r.depth)
     for depths in depth_seen:
         assert depths == list(range(len(depths)))
+
+
+def test_defer_and_panic_records(basics_records):
+    run_, records, _ = basics_records
+    goroutines = {g.address: g for g in records if isinstance(g, Goroutine)}
+    panics = [p for p in records if isinstance(p, Panic)]
+    assert addr(run_.facts["panic_arg"]) in {p.arg_data for p in panics}
+    defers = [d for d in records if isinstance(d, Defer)]
+    assert len(defers) >= 2
+    for d in defers + panics:
+        assert d.goroutine in goroutines
+    # A defer's sp is the sp of one of its goroutine's frames (the function that deferred).
+    frames_sp = {r.sp for r in records if isinstance(r, StackFrame)}
+    assert any(d.sp in frames_sp for d in defers)
 
 
 def test_objects_have_their_size_class(basics_records):
@@ -141,7 +157,8 @@ def test_print_lines(basics_run):
     heads = Counter(line.split(" ")[0].split("[")[0] for line in lines if line[0] != " ")
     for head in ("TypeDescriptor", "Itab", "Object", "Goroutine", "StackFrame", "OsThread",
                  "DataSegment", "BssSegment", "RegisteredFinalizer", "MemStats:",
-                 "AllocFreeProfileRecord", "AllocStackTraceSample"):
+                 "AllocFreeProfileRecord", "AllocStackTraceSample", "DeferRecord",
+                 "PanicRecord"):
         assert heads[head] > 0, head
     fin = basics_run.facts["finalizer_obj"]
     assert any(line.startswith(f"RegisteredFinalizer @ {fin}:") for line in lines)

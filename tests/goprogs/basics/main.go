@@ -82,6 +82,33 @@ func waiter(ch chan int, ready *sync.WaitGroup) {
 	fmt.Println(obj.Name) // obj is live across the block: it is in the frame's pointer map
 }
 
+type PanicArg struct {
+	Msg  string
+	Code int
+}
+
+var panicArg *PanicArg
+
+// panicking panics with a heap value and blocks in its deferred call, so the dump holds a
+// panic record (tag 15) whose argument is that value.
+func panicking(ch chan int, ready *sync.WaitGroup) {
+	defer func() {
+		ready.Done()
+		<-ch
+		recover()
+	}()
+	panic(panicArg)
+}
+
+// deferring blocks with a heap-allocated defer record pending (a defer inside a loop).
+func deferring(ch chan int, ready *sync.WaitGroup) {
+	for i := 0; i < 2; i++ {
+		defer fmt.Println("deferred", i)
+	}
+	ready.Done()
+	<-ch
+}
+
 func main() {
 	runtime.MemProfileRate = 1
 	one := 1
@@ -116,10 +143,13 @@ func main() {
 	const blocked = 5
 	ch := make(chan int)
 	var ready sync.WaitGroup
-	ready.Add(blocked)
+	ready.Add(blocked + 2)
 	for i := 0; i < blocked; i++ {
 		go waiter(ch, &ready)
 	}
+	panicArg = &PanicArg{Msg: "boom", Code: 7}
+	go panicking(ch, &ready)
+	go deferring(ch, &ready)
 	ready.Wait()
 	time.Sleep(50 * time.Millisecond) // let every waiter park on the channel
 
@@ -132,6 +162,7 @@ func main() {
 		"version":            runtime.Version(),
 		"num_goroutine":      runtime.NumGoroutine(),
 		"blocked_goroutines": blocked,
+		"panic_arg":          hx(unsafe.Pointer(panicArg)),
 		"bss_global": map[string]string{
 			"slot": hx(unsafe.Pointer(&bssGlobal)), "points_to": hx(unsafe.Pointer(bssGlobal))},
 		"data_global": map[string]string{
