@@ -10,13 +10,13 @@ from clirun import run, run_process
 from heapspurs.format.reader import DumpReader
 from heapspurs.format.records import (
     AllocSample,
+    Defer,
     EndOfFile,
     Finalizer,
     Goroutine,
     Itab,
     MemProfBucket,
     MemStats,
-    Defer,
     Object,
     OSThread,
     Panic,
