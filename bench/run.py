@@ -1,0 +1,67 @@
+"""Benchmark heapspurs on a large real heap dump: medians of wall time and peak RSS per command.
+
+    .venv/bin/python bench/run.py                 # N = 1,400,000 records: a ~294 MB dump
+    .venv/bin/python bench/run.py --n 350000 --runs 5
+
+The heap comes from tests/goprogs/big (records with pointers, strings, maps, slices and
+interfaces held by globals, a few blocked goroutines), built with Go from PyPI like the tests.
+Speed targets live here, not in timed tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+from gotools import NEWEST, run_dump  # noqa: E402
+
+
+def measure(cmd: list[str]) -> tuple[float, float]:
+    """(seconds, peak RSS in MB) of one run of ``cmd`` with stdout discarded."""
+    start = time.perf_counter()
+    with open(os.devnull, "wb") as devnull:
+        proc = subprocess.Popen(cmd, stdout=devnull, stderr=subprocess.PIPE)
+        _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"failed: {' '.join(cmd)}\n{proc.stderr.read().decode()}")
+    return elapsed, usage.ru_maxrss / 1024
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=1_400_000, help="records in the heap")
+    ap.add_argument("--runs", type=int, default=3, help="runs per command (median reported)")
+    args = ap.parse_args()
+    run = run_dump("big", NEWEST, str(args.n))
+    size_mb = run.dump.stat().st_size / 1e6
+    exe = [sys.executable, "-m", "heapspurs", str(run.dump)]
+    target = run.facts["first_record"]
+    commands = {
+        "--print > /dev/null": [*exe, "--print"],
+        "summary (index + reachability)": exe,
+        "--anchors (cold)": [*exe, "--address", target, "--anchors"],
+        "--owners 1 (cold)": [*exe, "--address", target, "--owners", "1"],
+        "graph of the most-owned object": [*exe, "--address", target, "-o",
+                                           str(ROOT / "build" / "bench.svg")],
+    }
+    (ROOT / "build").mkdir(exist_ok=True)
+    print(f"dump: {run.dump} ({size_mb:.0f} MB, N = {args.n}, Go {run.version})")
+    print(f"{'command':<34} {'median s':>9} {'min s':>7} {'peak RSS MB':>12}")
+    for name, cmd in commands.items():
+        results = [measure(cmd) for _ in range(args.runs)]
+        times = [t for t, _ in results]
+        rss = max(r for _, r in results)
+        print(f"{name:<34} {statistics.median(times):>9.2f} {min(times):>7.2f} {rss:>12.0f}")
+
+
+if __name__ == "__main__":
+    main()
