@@ -139,12 +139,15 @@ class DumpReader:
         order = self.byteorder
         return [int.from_bytes(contents[off : off + n], order) for off in fields]
 
-    def records(self) -> Iterator[tuple[int, Record]]:
-        """Yield (byte offset of the record, record) until the EOF record (inclusive)."""
+    def records(self, start: int = len(HEADER), number: int = 0) -> Iterator[tuple[int, Record]]:
+        """Yield (byte offset of the record, record) until the EOF record (inclusive).
+
+        ``start`` and ``number`` resume at a known record boundary (the native scan lists the
+        offsets of the records it leaves to this decoder); ``number`` is the count before it.
+        """
         buf = self.buf
         end = self.size
-        pos = len(HEADER)
-        number = 0
+        pos = start
 
         def uvarint() -> int:
             nonlocal pos

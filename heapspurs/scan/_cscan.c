@@ -1,0 +1,354 @@
+/*
+ * _cscan: the native one-pass scan of a Go heap dump (see heapspurs/scan/native_scan.py).
+ *
+ * scan(buffer, arrays) walks the records after the 16-byte header. With arrays=None it only
+ * counts; with a tuple of writable buffers (sized from the counts) it fills them. Objects, stack
+ * frames, their pointer slots and allocation samples go to the arrays; every other record's
+ * offset is listed so Python decodes those few records with the reference reader. Every length is
+ * checked against the end of the buffer; a malformed dump returns (message, offset, record)
+ * instead of the counts. The pure-Python reader (heapspurs/format/reader.py) is the
+ * specification this mirrors; a differential test compares both on every test dump.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+enum {
+    TAG_EOF = 0, TAG_OBJECT = 1, TAG_OTHER_ROOT = 2, TAG_TYPE = 3, TAG_GOROUTINE = 4,
+    TAG_STACK_FRAME = 5, TAG_PARAMS = 6, TAG_FINALIZER = 7, TAG_ITAB = 8, TAG_OS_THREAD = 9,
+    TAG_MEMSTATS = 10, TAG_QUEUED_FINALIZER = 11, TAG_DATA = 12, TAG_BSS = 13, TAG_DEFER = 14,
+    TAG_PANIC = 15, TAG_MEMPROF = 16, TAG_ALLOC_SAMPLE = 17
+};
+
+#define N_ARRAYS 24
+
+typedef struct {
+    const uint8_t *buf;
+    Py_ssize_t end;
+    Py_ssize_t pos;
+    const char *err;   /* static message, or NULL */
+    char errbuf[200];
+    int ptr_size;
+    int big_endian;
+} Cursor;
+
+static int uvarint(Cursor *c, uint64_t *out) {
+    uint64_t result = 0;
+    int shift = 0;
+    for (;;) {
+        if (c->pos >= c->end) { c->err = "truncated"; return -1; }
+        uint8_t b = c->buf[c->pos++];
+        if (shift == 63 && b > 1) { c->err = "varint overflows 64 bits"; return -1; }
+        result |= (uint64_t)(b & 0x7f) << shift;
+        if (b < 0x80) { *out = result; return 0; }
+        shift += 7;
+        if (shift > 63) { c->err = "varint longer than 10 bytes"; return -1; }
+    }
+}
+
+/* A length-prefixed byte range: its offset and length, checked against the end. */
+static int bytes_field(Cursor *c, Py_ssize_t *off, uint64_t *len) {
+    if (uvarint(c, len) < 0) return -1;
+    if (*len > (uint64_t)(c->end - c->pos)) {
+        snprintf(c->errbuf, sizeof c->errbuf,
+                 "length %llu runs past the end of the file (%lld bytes left): truncated or "
+                 "corrupt", (unsigned long long)*len, (long long)(c->end - c->pos));
+        c->err = c->errbuf;
+        return -1;
+    }
+    *off = c->pos;
+    c->pos += (Py_ssize_t)*len;
+    return 0;
+}
+
+static uint64_t load_ptr(const Cursor *c, const uint8_t *p) {
+    uint64_t v = 0;
+    int n = c->ptr_size;
+    if (c->big_endian) {
+        for (int i = 0; i < n; i++) v = (v << 8) | p[i];
+    } else {
+        for (int i = n - 1; i >= 0; i--) v = (v << 8) | p[i];
+    }
+    return v;
+}
+
+typedef struct {
+    uint64_t *obj_addr, *obj_size; int64_t *obj_off, *obj_pstart;
+    uint64_t *ptr_off, *ptr_val;
+    uint64_t *frame_sp, *frame_size; int64_t *frame_off; int32_t *frame_depth;
+    uint64_t *frame_child, *frame_entry, *frame_pc; int32_t *frame_goroutine;
+    int64_t *frame_name_off, *frame_name_len, *frame_pstart;
+    uint64_t *fptr_off, *fptr_val;
+    int64_t *other_off;
+    uint64_t *sample_addr, *sample_bucket;
+} Out;
+
+typedef struct {
+    int64_t n_obj, n_ptr, n_frame, n_fptr, n_other, n_sample, n_records, n_goroutine;
+} Counts;
+
+/* Walk a fieldlist; store offsets/values if dst arrays are given. */
+static int fieldlist(Cursor *c, Py_ssize_t contents_off, uint64_t size, uint64_t *offs,
+                     uint64_t *vals, int64_t *count, int64_t cap) {
+    for (;;) {
+        uint64_t kind, off;
+        if (uvarint(c, &kind) < 0) return -1;
+        if (kind == 0) return 0;
+        if (kind > 3) {
+            snprintf(c->errbuf, sizeof c->errbuf, "unknown field kind %llu",
+                     (unsigned long long)kind);
+            c->err = c->errbuf;
+            return -1;
+        }
+        if (uvarint(c, &off) < 0) return -1;
+        if (off > size || size - off < (uint64_t)c->ptr_size) {
+            snprintf(c->errbuf, sizeof c->errbuf,
+                     "pointer field at offset %llu lies outside its %llu-byte record",
+                     (unsigned long long)off, (unsigned long long)size);
+            c->err = c->errbuf;
+            return -1;
+        }
+        if (offs) {
+            if (*count >= cap) { c->err = "dump changed between passes"; return -1; }
+            offs[*count] = off;
+            vals[*count] = load_ptr(c, c->buf + contents_off + off);
+        }
+        (*count)++;
+    }
+}
+
+static int skip_n(Cursor *c, int n) {
+    uint64_t v;
+    for (int i = 0; i < n; i++) if (uvarint(c, &v) < 0) return -1;
+    return 0;
+}
+
+static int skip_str(Cursor *c) {
+    Py_ssize_t off; uint64_t len;
+    return bytes_field(c, &off, &len);
+}
+
+/* One pass. Returns 0 at EOF, -1 with c->err set; *err_record/err_offset give the place. */
+static int walk(Cursor *c, Out *o, Counts *n, const Counts *cap, int64_t *err_record,
+                Py_ssize_t *err_offset, Py_ssize_t *record_start) {
+    int64_t number = 0;
+    memset(n, 0, sizeof *n);
+    if (o) o->obj_pstart[0] = 0, o->frame_pstart[0] = 0;
+    for (;;) {
+        Py_ssize_t start = c->pos;
+        uint64_t tag, v;
+        number++;
+        n->n_records = number;
+        *err_record = number;
+        *err_offset = start;
+        *record_start = start;
+        if (c->pos >= c->end) {
+            c->err = "heap dump ends without an EOF record (truncated?)";
+            return -1;
+        }
+        if (uvarint(c, &tag) < 0) goto fail;
+        switch (tag) {
+        case TAG_OBJECT: {
+            uint64_t addr, size; Py_ssize_t coff;
+            if (uvarint(c, &addr) < 0 || bytes_field(c, &coff, &size) < 0) goto fail;
+            int64_t before = n->n_ptr;
+            if (o && n->n_obj >= cap->n_obj) { c->err = "dump changed between passes"; goto fail; }
+            if (fieldlist(c, coff, size, o ? o->ptr_off : NULL, o ? o->ptr_val : NULL,
+                          &n->n_ptr, cap ? cap->n_ptr : 0) < 0) goto fail;
+            if (o) {
+                o->obj_addr[n->n_obj] = addr;
+                o->obj_size[n->n_obj] = size;
+                o->obj_off[n->n_obj] = coff;
+                o->obj_pstart[n->n_obj + 1] = n->n_ptr;
+            }
+            (void)before;
+            n->n_obj++;
+            break;
+        }
+        case TAG_STACK_FRAME: {
+            uint64_t sp, depth, child, size, entry, pc, cont, name_len;
+            Py_ssize_t coff, name_off;
+            if (uvarint(c, &sp) < 0 || uvarint(c, &depth) < 0 || uvarint(c, &child) < 0 ||
+                bytes_field(c, &coff, &size) < 0 || uvarint(c, &entry) < 0 ||
+                uvarint(c, &pc) < 0 || uvarint(c, &cont) < 0 ||
+                bytes_field(c, &name_off, &name_len) < 0) goto fail;
+            if (o && n->n_frame >= cap->n_frame) { c->err = "dump changed between passes"; goto fail; }
+            if (fieldlist(c, coff, size, o ? o->fptr_off : NULL, o ? o->fptr_val : NULL,
+                          &n->n_fptr, cap ? cap->n_fptr : 0) < 0) goto fail;
+            if (o) {
+                int64_t i = n->n_frame;
+                o->frame_sp[i] = sp;
+                o->frame_size[i] = size;
+                o->frame_off[i] = coff;
+                o->frame_depth[i] = depth > INT32_MAX ? INT32_MAX : (int32_t)depth;
+                o->frame_child[i] = child;
+                o->frame_entry[i] = entry;
+                o->frame_pc[i] = pc;
+                o->frame_goroutine[i] = (int32_t)(n->n_goroutine - 1);
+                o->frame_name_off[i] = name_off;
+                o->frame_name_len[i] = (int64_t)name_len;
+                o->frame_pstart[i + 1] = n->n_fptr;
+            }
+            n->n_frame++;
+            break;
+        }
+        case TAG_ALLOC_SAMPLE: {
+            uint64_t addr, bucket;
+            if (uvarint(c, &addr) < 0 || uvarint(c, &bucket) < 0) goto fail;
+            if (o) {
+                if (n->n_sample >= cap->n_sample) { c->err = "dump changed between passes"; goto fail; }
+                o->sample_addr[n->n_sample] = addr;
+                o->sample_bucket[n->n_sample] = bucket;
+            }
+            n->n_sample++;
+            break;
+        }
+        case TAG_EOF:
+            if (c->pos != c->end) {
+                snprintf(c->errbuf, sizeof c->errbuf,
+                         "the EOF record is followed by %lld more bytes (corrupt record tag, "
+                         "or garbage appended)", (long long)(c->end - c->pos));
+                c->err = c->errbuf;
+                return -1;
+            }
+            return 0;
+        default: {
+            /* Records decoded in Python: only skip them here, checking their structure. */
+            switch (tag) {
+            case TAG_OTHER_ROOT: if (skip_str(c) < 0 || skip_n(c, 1) < 0) goto fail; break;
+            case TAG_TYPE:
+                if (skip_n(c, 2) < 0 || skip_str(c) < 0 || skip_n(c, 1) < 0) goto fail;
+                break;
+            case TAG_GOROUTINE:
+                if (skip_n(c, 8) < 0 || skip_str(c) < 0 || skip_n(c, 4) < 0) goto fail;
+                n->n_goroutine++;
+                break;
+            case TAG_PARAMS: {
+                uint64_t big, psize;
+                if (uvarint(c, &big) < 0 || uvarint(c, &psize) < 0) goto fail;
+                if (psize != 4 && psize != 8) {
+                    snprintf(c->errbuf, sizeof c->errbuf, "unsupported pointer size %llu",
+                             (unsigned long long)psize);
+                    c->err = c->errbuf;
+                    goto fail;
+                }
+                c->big_endian = big != 0;
+                c->ptr_size = (int)psize;
+                if (skip_n(c, 2) < 0 || skip_str(c) < 0 || skip_str(c) < 0 || skip_n(c, 1) < 0)
+                    goto fail;
+                break;
+            }
+            case TAG_FINALIZER: case TAG_QUEUED_FINALIZER:
+                if (skip_n(c, 5) < 0) goto fail;
+                break;
+            case TAG_ITAB: if (skip_n(c, 2) < 0) goto fail; break;
+            case TAG_OS_THREAD: if (skip_n(c, 3) < 0) goto fail; break;
+            case TAG_MEMSTATS: if (skip_n(c, 24 + 256 + 1) < 0) goto fail; break;
+            case TAG_DATA: case TAG_BSS: {
+                uint64_t addr, size; Py_ssize_t coff; int64_t dummy = 0;
+                if (uvarint(c, &addr) < 0 || bytes_field(c, &coff, &size) < 0) goto fail;
+                if (fieldlist(c, coff, size, NULL, NULL, &dummy, 0) < 0) goto fail;
+                break;
+            }
+            case TAG_DEFER: if (skip_n(c, 7) < 0) goto fail; break;
+            case TAG_PANIC: if (skip_n(c, 6) < 0) goto fail; break;
+            case TAG_MEMPROF: {
+                uint64_t nframes;
+                if (skip_n(c, 2) < 0 || uvarint(c, &nframes) < 0) goto fail;
+                for (uint64_t i = 0; i < nframes; i++)
+                    if (skip_str(c) < 0 || skip_str(c) < 0 || skip_n(c, 1) < 0) goto fail;
+                if (skip_n(c, 2) < 0) goto fail;
+                break;
+            }
+            default:
+                snprintf(c->errbuf, sizeof c->errbuf, "unknown record tag %llu",
+                         (unsigned long long)tag);
+                c->err = c->errbuf;
+                c->pos = start;
+                return -1;
+            }
+            if (o) {
+                if (n->n_other >= cap->n_other) { c->err = "dump changed between passes"; goto fail; }
+                o->other_off[n->n_other] = start;
+            }
+            n->n_other++;
+        }
+        }
+        (void)v;
+        continue;
+    fail:
+        *err_offset = c->pos;
+        return -1;
+    }
+}
+
+static PyObject *py_scan(PyObject *self, PyObject *args) {
+    Py_buffer view;
+    PyObject *arrays;
+    Py_ssize_t start;
+    if (!PyArg_ParseTuple(args, "y*nO", &view, &start, &arrays)) return NULL;
+    Cursor c = {0};
+    c.buf = view.buf;
+    c.end = view.len;
+    c.pos = start;
+    c.ptr_size = 8;
+    Out o;
+    Out *op = NULL;
+    Counts cap = {0}, n;
+    Py_buffer bufs[N_ARRAYS];
+    int nbufs = 0;
+    PyObject *result = NULL;
+    if (arrays != Py_None) {
+        PyObject *capacity;
+        if (!PyTuple_Check(arrays) || PyTuple_GET_SIZE(arrays) != 2) {
+            PyErr_SetString(PyExc_TypeError, "arrays must be (counts, buffers)");
+            goto done;
+        }
+        capacity = PyTuple_GET_ITEM(arrays, 0);
+        PyObject *list = PyTuple_GET_ITEM(arrays, 1);
+        if (!PyArg_ParseTuple(capacity, "LLLLLL", &cap.n_obj, &cap.n_ptr, &cap.n_frame,
+                              &cap.n_fptr, &cap.n_other, &cap.n_sample)) goto done;
+        if (!PyTuple_Check(list) || PyTuple_GET_SIZE(list) != 22) {
+            PyErr_SetString(PyExc_TypeError, "expected 22 buffers");
+            goto done;
+        }
+        void **slots = (void **)&o;
+        for (int i = 0; i < 22; i++) {
+            if (PyObject_GetBuffer(PyTuple_GET_ITEM(list, i), &bufs[i], PyBUF_WRITABLE) < 0)
+                goto done;
+            nbufs++;
+            slots[i] = bufs[i].buf;
+        }
+        op = &o;
+    }
+    int64_t err_record = 0;
+    Py_ssize_t err_offset = 0, record_start = 0;
+    int rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = walk(&c, op, &n, op ? &cap : NULL, &err_record, &err_offset, &record_start);
+    Py_END_ALLOW_THREADS
+    if (rc < 0) {
+        result = Py_BuildValue("(snLn)", c.err ? c.err : "malformed", err_offset, err_record,
+                               record_start);
+    } else {
+        result = Py_BuildValue("(LLLLLLLL)", n.n_obj, n.n_ptr, n.n_frame, n.n_fptr, n.n_other,
+                               n.n_sample, n.n_records, n.n_goroutine);
+    }
+done:
+    for (int i = 0; i < nbufs; i++) PyBuffer_Release(&bufs[i]);
+    PyBuffer_Release(&view);
+    return result;
+}
+
+static PyMethodDef methods[] = {
+    {"scan", py_scan, METH_VARARGS,
+     "scan(buffer, start, arrays) -> counts tuple, or (message, offset, record) on error"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_cscan", "Native one-pass scan of Go heap dumps.", -1, methods,
+};
+
+PyMODINIT_FUNC PyInit__cscan(void) { return PyModule_Create(&module); }

@@ -1,0 +1,134 @@
+"""The native scan: the C extension ``_cscan`` walks the mmap'd dump twice (count, then fill numpy
+arrays in place); the few records it does not handle (params, types, goroutines, segments,
+finalizers, ...) are decoded by the reference reader at the offsets it lists.
+
+Produces exactly the :class:`RawScan` of :func:`scan_python`; a differential test checks that.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from heapspurs.format.errors import DumpFormatError
+from heapspurs.format.reader import HEADER, DumpReader
+from heapspurs.format.records import (
+    TAG_NAMES,
+    Defer,
+    Finalizer,
+    Goroutine,
+    Itab,
+    MemProfBucket,
+    MemStats,
+    OSThread,
+    OtherRoot,
+    Panic,
+    Segment,
+    TypeRecord,
+)
+from heapspurs.scan.raw import RawScan, SegmentInfo
+
+try:
+    from heapspurs.scan import _cscan
+except ImportError:  # pragma: no cover - exercised only where the extension was not built
+    _cscan = None
+
+AVAILABLE = _cscan is not None
+
+# Array order of the C side's Out struct: (name, dtype, length key).
+_LAYOUT = (
+    ("obj_addr", np.uint64, "obj"), ("obj_size", np.uint64, "obj"),
+    ("obj_off", np.int64, "obj"), ("obj_pstart", np.int64, "obj+1"),
+    ("ptr_off", np.uint64, "ptr"), ("ptr_val", np.uint64, "ptr"),
+    ("frame_sp", np.uint64, "frame"), ("frame_size", np.uint64, "frame"),
+    ("frame_off", np.int64, "frame"), ("frame_depth", np.int32, "frame"),
+    ("frame_child", np.uint64, "frame"), ("frame_entry", np.uint64, "frame"),
+    ("frame_pc", np.uint64, "frame"), ("frame_goroutine", np.int32, "frame"),
+    ("frame_name_off", np.int64, "frame"), ("frame_name_len", np.int64, "frame"),
+    ("frame_pstart", np.int64, "frame+1"),
+    ("fptr_off", np.uint64, "fptr"), ("fptr_val", np.uint64, "fptr"),
+    ("other_off", np.int64, "other"),
+    ("sample_addr", np.uint64, "sample"), ("sample_bucket", np.uint64, "sample"),
+)
+
+
+def _fail(buf, result: tuple, size: int) -> DumpFormatError:
+    message, offset, record, start = result
+    if message == "truncated":
+        kind = TAG_NAMES.get(buf[start], "record") if start < size else "record"
+        return DumpFormatError(f"heap dump is truncated inside a {kind} record", offset=size,
+                               record=record)
+    if (message.startswith("heap dump ends") or message.startswith("unknown record tag")
+            or message.startswith("the EOF record")):
+        return DumpFormatError(message, offset=offset, record=record)
+    kind = TAG_NAMES.get(buf[start], "record")
+    return DumpFormatError(f"bad {kind} record: {message}", offset=offset, record=record)
+
+
+def scan_native(path: str | os.PathLike[str]) -> RawScan:
+    """Read every record of the dump at ``path`` into flat arrays, in native code."""
+    if _cscan is None:
+        raise RuntimeError("the native scan (_cscan) is not built")
+    with DumpReader(path) as reader:
+        buf, size = reader.buf, reader.size
+        first = _cscan.scan(buf, len(HEADER), None)
+        if isinstance(first[0], str):
+            raise _fail(buf, first, size)
+        n_obj, n_ptr, n_frame, n_fptr, n_other, n_sample, n_records, _ = first
+        lengths = {"obj": n_obj, "obj+1": n_obj + 1, "ptr": n_ptr, "frame": n_frame,
+                   "frame+1": n_frame + 1, "fptr": n_fptr, "other": n_other,
+                   "sample": n_sample}
+        arrays = {name: np.zeros(lengths[key], dtype) for name, dtype, key in _LAYOUT}
+        second = _cscan.scan(buf, len(HEADER), (
+            (n_obj, n_ptr, n_frame, n_fptr, n_other, n_sample),
+            tuple(arrays[name] for name, _, _ in _LAYOUT)))
+        if isinstance(second[0], str):
+            raise _fail(buf, second, size)
+
+        tables: dict[str, list] = {k: [] for k in (
+            "segments", "goroutines", "finalizers", "defers", "panics", "other_roots",
+            "types", "itabs", "threads", "buckets")}
+        memstats = None
+        pv = reader.pointer_values
+        for off in arrays["other_off"].tolist():
+            _, rec = next(reader.records(start=off))
+            if isinstance(rec, Goroutine):
+                tables["goroutines"].append(rec)
+            elif isinstance(rec, Segment):
+                tables["segments"].append(SegmentInfo(
+                    rec.bss, rec.address, len(rec.contents), rec.contents_offset,
+                    np.array(rec.fields, dtype=np.uint64),
+                    np.array(pv(rec.contents, rec.fields), dtype=np.uint64)))
+            elif isinstance(rec, Finalizer):
+                tables["finalizers"].append(rec)
+            elif isinstance(rec, Defer):
+                tables["defers"].append(rec)
+            elif isinstance(rec, Panic):
+                tables["panics"].append(rec)
+            elif isinstance(rec, TypeRecord):
+                tables["types"].append(rec)
+            elif isinstance(rec, Itab):
+                tables["itabs"].append(rec)
+            elif isinstance(rec, OSThread):
+                tables["threads"].append(rec)
+            elif isinstance(rec, MemProfBucket):
+                tables["buckets"].append(rec)
+            elif isinstance(rec, MemStats):
+                memstats = rec
+            elif isinstance(rec, OtherRoot):
+                tables["other_roots"].append(rec)
+        if reader.params is None:
+            raise DumpFormatError("heap dump has no params record")
+
+        names: dict[bytes, int] = {}
+        name_ids = np.empty(n_frame, np.int32)
+        for i, (off, ln) in enumerate(zip(arrays["frame_name_off"].tolist(),
+                                          arrays["frame_name_len"].tolist(), strict=True)):
+            name_ids[i] = names.setdefault(buf[off : off + ln], len(names))
+        fields = {name: arrays[name] for name, _, _ in _LAYOUT
+                  if name not in ("frame_name_off", "frame_name_len", "other_off")}
+        return RawScan(
+            params=reader.params, file_size=size, **fields, frame_name=name_ids,
+            names=[n.decode("utf-8", errors="replace") for n in names], memstats=memstats,
+            record_count=n_records, **tables)

@@ -1,0 +1,78 @@
+"""The native scan against its specification, the pure-Python scan: identical on every dump,
+and identical errors on damaged ones."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+from gotools import run_dump
+
+from heapspurs.format.errors import DumpFormatError
+from heapspurs.format.reader import DumpReader
+from heapspurs.scan.native_scan import AVAILABLE, scan_native
+from heapspurs.scan.python_scan import scan_python
+
+pytestmark = pytest.mark.skipif(not AVAILABLE, reason="native scan not built")
+
+SMALL_TABLES = ("names", "goroutines", "finalizers", "defers", "panics", "other_roots", "types",
+                "itabs", "threads", "buckets", "memstats", "params", "file_size", "record_count")
+
+
+def assert_same(a, b) -> None:
+    fa, fb = a.array_fields(), b.array_fields()
+    assert fa.keys() == fb.keys()
+    for name, arr in fa.items():
+        assert arr.dtype == fb[name].dtype, name
+        assert np.array_equal(arr, fb[name]), name
+    for name in SMALL_TABLES:
+        assert getattr(a, name) == getattr(b, name), name
+    assert len(a.segments) == len(b.segments)
+    for s, t in zip(a.segments, b.segments, strict=True):
+        assert (s.bss, s.address, s.size, s.contents_offset) == (
+            t.bss, t.address, t.size, t.contents_offset)
+        assert np.array_equal(s.ptr_off, t.ptr_off) and np.array_equal(s.ptr_val, t.ptr_val)
+
+
+@pytest.mark.parametrize("program", ["basics", "leaks"])
+def test_identical_on_real_dumps(program, go_version):
+    run = run_dump(program, go_version)
+    native = scan_native(run.dump)
+    assert len(native.obj_addr) > 100 and len(native.frame_sp) > 5
+    assert_same(scan_python(run.dump), native)
+
+
+def test_identical_on_the_big_dump(big_run):
+    assert_same(scan_python(big_run.dump), scan_native(big_run.dump))
+
+
+def errors(path) -> tuple[tuple, tuple]:
+    out = []
+    for scan in (scan_python, scan_native):
+        try:
+            scan(path)
+            out.append(None)
+        except DumpFormatError as e:
+            out.append((str(e), e.offset, e.record))
+    return out[0], out[1]
+
+
+def test_identical_errors_on_damaged_dumps(tmp_path):
+    dump = run_dump("leaks", "1.27.3").dump
+    data = dump.read_bytes()
+    with DumpReader(dump) as reader:
+        offsets = [off for off, _ in reader.records()]
+    rng = random.Random(5)
+    path = tmp_path / "bad.dump"
+    cases = [data[:o] for o in rng.sample(offsets, 60)]
+    cases += [data[:c] for c in rng.sample(range(17, len(data)), 60)]
+    for off in rng.sample(offsets[:-1], 80):
+        m = bytearray(data)
+        m[off + rng.randrange(0, 4)] ^= 1 << rng.randrange(8)
+        cases.append(bytes(m))
+    cases.append(data + b"junk")
+    for case in cases:
+        path.write_bytes(case)
+        py, nat = errors(path)
+        assert py == nat
