@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import sys
 
+import numpy as np
+
+from heapspurs.index import cache
 from heapspurs.index.heap_index import HeapIndex, build_index
 from heapspurs.scan.native_scan import AVAILABLE as NATIVE
 from heapspurs.scan.native_scan import scan_native
@@ -26,5 +29,17 @@ def scan(path: str) -> RawScan:
 
 
 def load_index(path: str, use_cache: bool = True) -> HeapIndex:
-    """The index of the dump at ``path`` (``use_cache`` is honoured once the cache exists)."""
-    return build_index(scan(path), path)
+    """The index of the dump at ``path``: from the on-disk cache when it is there and sound,
+    else scanned, built and (with ``use_cache``) saved for next time."""
+    if use_cache:
+        cached = cache.load(path)
+        if cached is not None:
+            return cached
+    raw = scan(path)
+    ix = build_index(raw, path)
+    # The per-object arrays in file order are not needed once sorted copies exist.
+    empty = np.zeros(0, np.uint64)
+    raw.obj_addr = raw.obj_size = raw.obj_off = raw.ptr_off = raw.ptr_val = empty
+    if use_cache:
+        cache.save(ix, path)
+    return ix

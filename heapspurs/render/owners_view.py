@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from heapspurs.analysis.owners import OwnerNode
+from heapspurs.index.geometry import MALLOC_HEADER
 from heapspurs.index.heap_index import HeapIndex
 from heapspurs.render.objects_view import object_json, object_line
 from heapspurs.render.records_text import hx
@@ -19,9 +20,9 @@ def owners_text(ix: HeapIndex, obj: int, tree: list[OwnerNode], note: str | None
         yield f"  ({note})"
     if not tree:
         yield "  nothing in the dump points at this object"
-    stack = [(n, 1) for n in reversed(tree)]
+    stack = [(n, 1, obj) for n in reversed(tree)]
     while stack:
-        node, level = stack.pop()
+        node, level, owned = stack.pop()
         pad = "  " * level
         if node.obj is not None:
             head = object_line(ix, node.obj)
@@ -30,13 +31,15 @@ def owners_text(ix: HeapIndex, obj: int, tree: list[OwnerNode], note: str | None
             head, *rest = root_lines(ix, node.kind, node.ref)
             via = f"slot {hx(node.slot)} = {hx(node.value)}"
         suffix = f" (offset = {node.offset})" if node.offset else ""
+        if node.offset == MALLOC_HEADER and ix.header[owned]:
+            suffix = " (the object, past its malloc header)"
         mark = " [cycle]" if node.cycle else " [already shown]" if node.seen else ""
         yield f"{pad}{head}{mark}"
         if node.obj is None:
             for line in rest:
                 yield pad + line
         yield f"{pad}  via {via}{suffix}"
-        stack.extend((c, level + 1) for c in reversed(node.owners))
+        stack.extend((c, level + 1, node.obj) for c in reversed(node.owners))
 
 
 def _node_json(ix: HeapIndex, node: OwnerNode) -> dict[str, Any]:

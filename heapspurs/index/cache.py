@@ -1,0 +1,192 @@
+"""The on-disk index cache: plain .npy arrays and one JSON file, never pickle.
+
+Kept in ``$XDG_CACHE_HOME/heapspurs`` (or ``~/.cache/heapspurs``), one folder per dump, keyed by
+the dump's absolute path, size, mtime and a hash of its first and last MiB. Written into a
+temporary folder and renamed into place; loaded with memory maps; anything missing, damaged or
+inconsistent is rebuilt, never trusted. A cache folder that is not ours, is a symlink or is not
+writable is ignored with a notice.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from heapspurs.format.records import (
+    Defer,
+    Finalizer,
+    Goroutine,
+    Itab,
+    MemProfBucket,
+    MemStats,
+    OSThread,
+    OtherRoot,
+    Panic,
+    Params,
+    ProfileFrame,
+    TypeRecord,
+)
+from heapspurs.index.heap_index import HeapIndex, RootEdges
+from heapspurs.scan.raw import RawScan, SegmentInfo
+
+FORMAT = 1  # bump when what is cached changes
+INDEX_ARRAYS = ("addr", "size", "off", "nptr", "pstart", "poff", "pval", "pdst", "phantom",
+                "header", "rstart", "rsrc", "rptr", "goroutine_obj", "is_goroutine",
+                "root_start", "root_order")
+ROOT_ARRAYS = tuple(f.name for f in dataclasses.fields(RootEdges))
+RAW_ARRAYS = ("frame_sp", "frame_size", "frame_off", "frame_depth", "frame_child",
+              "frame_entry", "frame_pc", "frame_goroutine", "frame_name", "frame_pstart",
+              "fptr_off", "fptr_val", "sample_addr", "sample_bucket")
+TABLES = {"goroutines": Goroutine, "finalizers": Finalizer, "defers": Defer, "panics": Panic,
+          "other_roots": OtherRoot, "types": TypeRecord, "itabs": Itab, "threads": OSThread}
+MIB = 1 << 20
+
+_noticed = False
+
+
+def _notice(message: str) -> None:
+    global _noticed
+    if not _noticed:
+        print(f"heapspurs: {message}", file=sys.stderr)
+        _noticed = True
+
+
+def cache_root() -> Path | None:
+    """Our cache folder, or None (with a notice) when it cannot be used safely."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    root = Path(base) / "heapspurs"
+    try:
+        root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        st = os.lstat(root)
+        if root.is_symlink() or not root.is_dir():
+            _notice(f"ignoring the index cache {root}: not a plain folder")
+            return None
+        if st.st_uid != os.getuid():
+            _notice(f"ignoring the index cache {root}: it belongs to another user")
+            return None
+        if not os.access(root, os.W_OK | os.X_OK):
+            _notice(f"ignoring the index cache {root}: not writable")
+            return None
+    except OSError as e:
+        _notice(f"ignoring the index cache {root}: {e.strerror or e}")
+        return None
+    return root
+
+
+def dump_key(path: str) -> str:
+    """Identity of a dump file: path, size, mtime and its first and last MiB."""
+    st = os.stat(path)
+    h = hashlib.sha256(f"{FORMAT}\0{os.path.abspath(path)}\0{st.st_size}\0{st.st_mtime_ns}"
+                       .encode())
+    with open(path, "rb") as f:
+        h.update(f.read(MIB))
+        if st.st_size > MIB:
+            f.seek(max(st.st_size - MIB, MIB))
+            h.update(f.read(MIB))
+    return h.hexdigest()[:32]
+
+
+def _plain(obj: object) -> object:
+    return dataclasses.asdict(obj) if dataclasses.is_dataclass(obj) else obj
+
+
+def save(ix: HeapIndex, path: str) -> None:
+    root = cache_root()
+    if root is None:
+        return
+    key = dump_key(path)
+    final = root / key
+    if final.exists():
+        return
+    tmp = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=root))
+    try:
+        for name in INDEX_ARRAYS:
+            np.save(tmp / f"ix_{name}.npy", getattr(ix, name), allow_pickle=False)
+        for name in ROOT_ARRAYS:
+            np.save(tmp / f"root_{name}.npy", getattr(ix.roots, name), allow_pickle=False)
+        raw = ix.raw
+        for name in RAW_ARRAYS:
+            np.save(tmp / f"raw_{name}.npy", getattr(raw, name), allow_pickle=False)
+        segments = []
+        for i, s in enumerate(raw.segments):
+            np.save(tmp / f"seg{i}_off.npy", s.ptr_off, allow_pickle=False)
+            np.save(tmp / f"seg{i}_val.npy", s.ptr_val, allow_pickle=False)
+            segments.append([s.bss, s.address, s.size, s.contents_offset])
+        meta = {
+            "format": FORMAT, "key": key, "count": int(ix.count),
+            "params": _plain(raw.params), "file_size": raw.file_size,
+            "record_count": raw.record_count, "names": raw.names, "segments": segments,
+            "memstats": _plain(raw.memstats) if raw.memstats else None,
+            "buckets": [_plain(b) for b in raw.buckets],
+            **{name: [_plain(r) for r in getattr(raw, name)] for name in TABLES},
+        }
+        (tmp / "meta.json").write_text(json.dumps(meta))
+        os.replace(tmp, final)
+    except OSError as e:
+        _notice(f"could not write the index cache: {e.strerror or e}")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def load(path: str) -> HeapIndex | None:
+    """The cached index of ``path``, or None when there is none (or it is not trustworthy)."""
+    root = cache_root()
+    if root is None:
+        return None
+    folder = root / dump_key(path)
+    if not folder.is_dir() or folder.is_symlink():
+        return None
+    try:
+        return _read(folder, path)
+    except (OSError, ValueError, KeyError, TypeError, json.JSONDecodeError):
+        shutil.rmtree(folder, ignore_errors=True)  # damaged: rebuild
+        return None
+
+
+def _array(folder: Path, name: str, length: int | None = None) -> np.ndarray:
+    a = np.load(folder / f"{name}.npy", mmap_mode="r", allow_pickle=False)
+    if length is not None and len(a) != length:
+        raise ValueError(f"cached {name} has {len(a)} entries, expected {length}")
+    return a
+
+
+def _read(folder: Path, path: str) -> HeapIndex:
+    meta = json.loads((folder / "meta.json").read_text())
+    if meta.get("format") != FORMAT:
+        raise ValueError("old cache format")
+    n = int(meta["count"])
+    raw = RawScan.__new__(RawScan)
+    empty = np.zeros(0, np.uint64)
+    raw.__dict__.update(
+        params=Params(**meta["params"]), file_size=meta["file_size"],
+        record_count=meta["record_count"], names=list(meta["names"]),
+        obj_addr=empty, obj_size=empty, obj_off=empty, obj_pstart=np.zeros(1, np.int64),
+        ptr_off=empty, ptr_val=empty,
+        memstats=MemStats(**meta["memstats"]) if meta["memstats"] else None,
+        buckets=[MemProfBucket(b["address"], b["size"],
+                               [ProfileFrame(**f) for f in b["frames"]], b["allocs"],
+                               b["frees"]) for b in meta["buckets"]],
+        segments=[SegmentInfo(bool(b), int(a), int(s), int(o), _array(folder, f"seg{i}_off"),
+                              _array(folder, f"seg{i}_val"))
+                  for i, (b, a, s, o) in enumerate(meta["segments"])],
+        **{name: [cls(**r) for r in meta[name]] for name, cls in TABLES.items()},
+    )
+    for name in RAW_ARRAYS:
+        setattr(raw, name, _array(folder, f"raw_{name}"))
+    ix = HeapIndex(raw, path)
+    for name in INDEX_ARRAYS:
+        length = n + 1 if name in ("pstart", "rstart", "root_start") else None
+        setattr(ix, name, _array(folder, f"ix_{name}", length))
+    for name in ("addr", "size", "off", "nptr", "phantom", "header", "is_goroutine"):
+        if len(getattr(ix, name)) != n:
+            raise ValueError(f"cached {name} does not match the object count")
+    ix.roots = RootEdges(**{name: _array(folder, f"root_{name}") for name in ROOT_ARRAYS})
+    return ix
