@@ -45,14 +45,18 @@ def main() -> None:
     size_mb = run.dump.stat().st_size / 1e6
     exe = [sys.executable, "-m", "heapspurs", str(run.dump)]
     target = run.facts["first_record"]
+    ask = [*exe, "--address", target]
     commands = {
         "--print > /dev/null": [*exe, "--print"],
-        "summary (index + reachability)": exe,
-        "--anchors (cold)": [*exe, "--address", target, "--anchors"],
-        "--owners 1 (cold)": [*exe, "--address", target, "--owners", "1"],
-        "graph of the most-owned object": [*exe, "--address", target, "-o",
-                                           str(ROOT / "build" / "bench.svg")],
+        "cold: index + --anchors": [*ask, "--anchors", "--no-cache"],
+        "cold: index + summary": [*exe, "--no-cache"],
+        "warm: --anchors": [*ask, "--anchors"],
+        "warm: --owners 1": [*ask, "--owners", "1"],
+        "warm: --hexdump": [*ask, "--hexdump"],
+        "warm: summary (reachability)": exe,
+        "warm: graph, most-owned object": [*ask, "-o", str(ROOT / "build" / "bench.svg")],
     }
+    measure([*ask, "--anchors"])  # fill the cache for the warm rows
     (ROOT / "build").mkdir(exist_ok=True)
     print(f"dump: {run.dump} ({size_mb:.0f} MB, N = {args.n}, Go {run.version})")
     print(f"{'command':<34} {'median s':>9} {'min s':>7} {'peak RSS MB':>12}")

@@ -172,3 +172,22 @@ def test_unreachable_object_gets_reasons(leaks):
     out = res.json()
     assert not [a for a in out["anchors"] if not a.get("conservative")]
     assert any("allocated after the last GC" in r for r in out["reasons"])
+
+
+def test_hexdump_of_a_stack_frame(leaks):
+    run_, ix = leaks
+    names = [ix.frame_name(f) for f in range(len(ix.raw.frame_sp))]
+    frame = names.index("main.holdInLocal")
+    sp = int(ix.raw.frame_sp[frame])
+    res = run(run_.dump, "--address", h(sp + 8), "--hexdump", "--json")
+    assert res.status == 0, res.err
+    out = res.json()
+    assert out["frame"]["function"] == "main.holdInLocal"
+    assert bytes.fromhex(out["contents_hex"]) == ix.frame_contents(frame)
+    s, e = int(ix.raw.frame_pstart[frame]), int(ix.raw.frame_pstart[frame + 1])
+    assert out["pointers"] == ix.raw.fptr_off[s:e].tolist()
+    # The frame's pointer slots include the one holding the leaked object.
+    leaked = int(run_.facts["frame"]["addr"], 16)
+    words = {int.from_bytes(ix.frame_contents(frame)[o:o + 8], "little")
+             for o in out["pointers"]}
+    assert leaked in words
