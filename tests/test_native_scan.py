@@ -76,3 +76,20 @@ def test_identical_errors_on_damaged_dumps(tmp_path):
         path.write_bytes(case)
         py, nat = errors(path)
         assert py == nat
+
+
+def test_native_index_helpers_match_numpy(big_run, leaks_run):
+    """The C resolution and reverse-edge passes give what the plain numpy versions give."""
+    from heapspurs.index.heap_index import resolve_addresses, reverse_edges
+    from heapspurs.index.load import load_index
+
+    for run in (big_run, leaks_run):
+        ix = load_index(str(run.dump), use_cache=False)
+        probes = np.concatenate([ix.pval, ix.addr, ix.addr + ix.size - 1, ix.addr + ix.size,
+                                 ix.addr - 1, np.array([0, 2**64 - 1], np.uint64)])
+        assert np.array_equal(resolve_addresses(ix.addr, ix.size, probes),
+                              resolve_addresses(ix.addr, ix.size, probes, native=False))
+        for a, b in zip(reverse_edges(ix.pstart, ix.pdst, ix.phantom),
+                        reverse_edges(ix.pstart, ix.pdst, ix.phantom, native=False),
+                        strict=True):
+            assert np.array_equal(a, b)

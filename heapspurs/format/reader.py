@@ -200,7 +200,7 @@ class DumpReader:
                     raise _Bad(f"pointer field at offset {off} lies outside its {size}-byte record")
                 offsets.append(off)
 
-        released = 0
+        released = start - start % mmap.PAGESIZE
         can_release = isinstance(buf, mmap.mmap) and hasattr(mmap, "MADV_DONTNEED")
         while True:
             start = pos

@@ -49,10 +49,16 @@ def phantom_mask(addr: np.ndarray, size: np.ndarray, nptr: np.ndarray, version: 
     small = size <= MAX_HEAP_BITS_IN_SPAN
     page = addr // PAGE
     # A one-page span holds pointers if any object dumped from it has pointer slots (the runtime
-    # dumps no pointer slots at all for noscan spans).
-    has_ptr = small & (nptr > 0)
-    scan_pages = np.unique(page[has_ptr])
-    scan = small & np.isin(page, scan_pages)
+    # dumps no pointer slots at all for noscan spans). Objects are sorted, so a page's objects
+    # are one run: mark the pages with pointers in a table indexed by page number.
+    first_page = page[0]
+    rel = (page - first_page).astype(np.int64)
+    if rel[-1] < 8 * n + 1024:
+        scan_page = np.zeros(int(rel[-1]) + 1, bool)
+        scan_page[rel[small & (nptr > 0)]] = True
+        scan = small & scan_page[rel]
+    else:  # a very sparse address range: sort-based membership instead of a table
+        scan = small & np.isin(page, np.unique(page[small & (nptr > 0)]))
     reserve = np.zeros(n, np.int64)
     if heap_bits:
         reserve += np.where(scan, PAGE // ptr_size // 8, 0)

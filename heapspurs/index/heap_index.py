@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from heapspurs.index.geometry import malloc_header_mask, phantom_mask
+from heapspurs.scan.native_scan import _cscan
 from heapspurs.scan.raw import (
     ROOT_BSS,
     ROOT_DATA,
@@ -35,6 +36,43 @@ def gather_ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
     ends = np.cumsum(counts)
     offsets = np.repeat(starts.astype(np.int64) - (ends - counts), counts)
     return offsets + np.arange(total, dtype=np.int64)
+
+
+def resolve_addresses(addr: np.ndarray, size: np.ndarray, values: np.ndarray,
+                      native: bool = True) -> np.ndarray:
+    """For sorted object addresses and sizes: the id of the object containing each value."""
+    values = np.ascontiguousarray(values, dtype=np.uint64)
+    if native and _cscan is not None:
+        out = np.empty(len(values), np.int32)
+        _cscan.resolve(np.ascontiguousarray(addr, np.uint64), np.ascontiguousarray(size, np.uint64),
+                       values, out, len(addr), len(values))
+        return out
+    if len(addr) == 0:
+        return np.full(len(values), -1, np.int32)
+    idx = np.searchsorted(addr, values, side="right").astype(np.int64) - 1
+    safe = np.maximum(idx, 0)
+    inside = (idx >= 0) & (values - addr[safe] < size[safe])
+    return np.where(inside, idx, -1).astype(np.int32)
+
+
+def reverse_edges(pstart: np.ndarray, pdst: np.ndarray, skip: np.ndarray,
+                  native: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(rstart, rsrc, rptr): for each object the (source, pointer index) of edges into it."""
+    n = len(pstart) - 1
+    counts = np.diff(pstart)
+    if native and _cscan is not None:
+        rstart = np.zeros(n + 1, np.int64)
+        m = len(pdst)
+        rsrc = np.empty(m, np.int32)
+        rptr = np.empty(m, np.int64)
+        total = _cscan.reverse(pstart, pdst, skip.view(np.uint8), rstart, rsrc, rptr, n, m)
+        return rstart, rsrc[:total].copy(), rptr[:total].copy()
+    src = np.repeat(np.arange(n, dtype=np.int32), counts)
+    keep = (pdst >= 0) & ~skip[src] if n else np.zeros(0, bool)
+    kept = np.nonzero(keep)[0]
+    rstart, rorder = csr_from_keys(pdst[kept].astype(np.int64), n)
+    rptr = kept[rorder]
+    return rstart, src[rptr], rptr
 
 
 def csr_from_keys(keys: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -91,13 +129,7 @@ class HeapIndex:
 
     def resolve(self, values: np.ndarray) -> np.ndarray:
         """Object id containing each address, or -1 (interior addresses resolve to their object)."""
-        values = np.asarray(values, dtype=np.uint64)
-        if len(self.addr) == 0:
-            return np.full(len(values), -1, np.int32)
-        idx = np.searchsorted(self.addr, values, side="right").astype(np.int64) - 1
-        safe = np.maximum(idx, 0)
-        inside = (idx >= 0) & (values < self.addr[safe] + self.size[safe])
-        return np.where(inside, idx, -1).astype(np.int32)
+        return resolve_addresses(self.addr, self.size, values)
 
     def find(self, address: int) -> int:
         return int(self.resolve(np.array([address], np.uint64))[0])
@@ -153,12 +185,7 @@ def build_index(raw: RawScan, path: str) -> HeapIndex:
     ix.header = malloc_header_mask(ix.size, counts, first_off, version)
 
     # Reverse edges, leaving out phantoms' (garbage) pointer slots.
-    src = np.repeat(np.arange(n, dtype=np.int32), counts)
-    keep = (ix.pdst >= 0) & ~ix.phantom[src] if n else np.zeros(0, bool)
-    kept = np.nonzero(keep)[0]
-    ix.rstart, rorder = csr_from_keys(ix.pdst[kept].astype(np.int64), n)
-    ix.rptr = kept[rorder]
-    ix.rsrc = src[ix.rptr]
+    ix.rstart, ix.rsrc, ix.rptr = reverse_edges(ix.pstart, ix.pdst, ix.phantom)
 
     # Goroutine descriptors (runtime.g) are heap objects that point at their defer and panic
     # records; the analyses treat them as the goroutine itself, not as ordinary owners.

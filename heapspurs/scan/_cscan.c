@@ -341,9 +341,173 @@ done:
     return result;
 }
 
+
+/* ---- Index building helpers: linear-time passes over the arrays numpy cannot do quickly ---- */
+
+static int get_buf(PyObject *o, Py_buffer *b, int writable, Py_ssize_t itemsize, Py_ssize_t n) {
+    if (PyObject_GetBuffer(o, b, writable ? PyBUF_WRITABLE : PyBUF_SIMPLE) < 0) return -1;
+    if (b->len != itemsize * n) {
+        PyBuffer_Release(b);
+        PyErr_Format(PyExc_ValueError, "buffer of %zd bytes, expected %zd", b->len, itemsize * n);
+        return -1;
+    }
+    return 0;
+}
+
+/* Binary search in addr[lo, hi) for the last object starting at or below v. */
+static int64_t last_at_or_below(const uint64_t *addr, int64_t lo, int64_t hi, uint64_t v) {
+    while (lo < hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        if (addr[mid] <= v) lo = mid + 1; else hi = mid;
+    }
+    return lo - 1;
+}
+
+/*
+ * resolve(addr, size, values, out): out[i] = id of the object containing values[i] (interior
+ * pointers included), or -1. addr is sorted. A table of the first object per 8 KiB page narrows
+ * each search to the few objects of one span; very sparse heaps fall back to a plain search.
+ */
+static PyObject *py_resolve(PyObject *self, PyObject *args) {
+    PyObject *oa, *os_, *ov, *oo;
+    Py_ssize_t n, m;
+    if (!PyArg_ParseTuple(args, "OOOOnn", &oa, &os_, &ov, &oo, &n, &m)) return NULL;
+    Py_buffer ba, bs, bv, bo;
+    if (get_buf(oa, &ba, 0, 8, n) < 0) return NULL;
+    if (get_buf(os_, &bs, 0, 8, n) < 0) { PyBuffer_Release(&ba); return NULL; }
+    if (get_buf(ov, &bv, 0, 8, m) < 0) { PyBuffer_Release(&ba); PyBuffer_Release(&bs); return NULL; }
+    if (get_buf(oo, &bo, 1, 4, m) < 0) {
+        PyBuffer_Release(&ba); PyBuffer_Release(&bs); PyBuffer_Release(&bv); return NULL;
+    }
+    const uint64_t *addr = ba.buf, *size = bs.buf, *val = bv.buf;
+    int32_t *out = bo.buf;
+    int64_t *first = NULL;
+    uint64_t lo_page = 0, npages = 0;
+    if (n > 0) {
+        lo_page = addr[0] >> 13;
+        uint64_t hi_page = (addr[n - 1] + size[n - 1]) >> 13;
+        npages = hi_page - lo_page + 2;
+        if (npages <= ((uint64_t)1 << 26) && npages <= (uint64_t)(8 * n + 1024))
+            first = PyMem_RawMalloc(sizeof(int64_t) * (npages + 1));
+    }
+    Py_BEGIN_ALLOW_THREADS
+    if (first) {
+        /* first[p]: number of objects starting before page p (so objects of page p start at
+           index first[p] .. first[p+1]-1); the object containing v may start on an earlier
+           page, which last_at_or_below finds by looking one object further back. */
+        int64_t j = 0;
+        for (uint64_t p = 0; p <= npages; p++) {
+            uint64_t page_start = (lo_page + p) << 13;
+            while (j < n && addr[j] < page_start) j++;
+            first[p] = j;
+        }
+        for (Py_ssize_t i = 0; i < m; i++) {
+            uint64_t v = val[i];
+            uint64_t pg = v >> 13;
+            int64_t k = -1;
+            if (pg >= lo_page && pg - lo_page < npages) {
+                uint64_t p = pg - lo_page;
+                k = last_at_or_below(addr, first[p], first[p + 1], v);
+                if (k < first[p]) k = first[p] - 1; /* starts on an earlier page */
+            } else if (pg >= lo_page) {
+                k = n - 1;
+            }
+            out[i] = (k >= 0 && v >= addr[k] && v - addr[k] < size[k]) ? (int32_t)k : -1;
+        }
+    } else {
+        for (Py_ssize_t i = 0; i < m; i++) {
+            uint64_t v = val[i];
+            int64_t k = last_at_or_below(addr, 0, n, v);
+            out[i] = (k >= 0 && v - addr[k] < size[k]) ? (int32_t)k : -1;
+        }
+    }
+    Py_END_ALLOW_THREADS
+    PyMem_RawFree(first);
+    PyBuffer_Release(&ba); PyBuffer_Release(&bs); PyBuffer_Release(&bv); PyBuffer_Release(&bo);
+    Py_RETURN_NONE;
+}
+
+/*
+ * reverse(pstart, pdst, skip_src, rstart, rsrc, rptr, n, m): the reverse CSR of the pointer
+ * edges by counting sort: for every object, the edges (source id, pointer index) into it, in
+ * source order. Edges with no target or from a skipped source (phantoms) are left out.
+ */
+static PyObject *py_reverse(PyObject *self, PyObject *args) {
+    PyObject *o_pstart, *o_pdst, *o_skip, *o_rstart, *o_rsrc, *o_rptr;
+    Py_ssize_t n, m;
+    if (!PyArg_ParseTuple(args, "OOOOOOnn", &o_pstart, &o_pdst, &o_skip, &o_rstart, &o_rsrc,
+                          &o_rptr, &n, &m)) return NULL;
+    Py_buffer b[6];
+    int got = 0;
+    PyObject *objs[6] = {o_pstart, o_pdst, o_skip, o_rstart, o_rsrc, o_rptr};
+    Py_ssize_t sizes[6] = {8, 4, 1, 8, 4, 8};
+    Py_ssize_t counts[6] = {n + 1, m, n, n + 1, -1, -1};
+    int writable[6] = {0, 0, 0, 1, 1, 1};
+    for (int i = 0; i < 6; i++) {
+        if (counts[i] < 0) {
+            if (PyObject_GetBuffer(objs[i], &b[i], PyBUF_WRITABLE) < 0) goto fail;
+        } else if (get_buf(objs[i], &b[i], writable[i], sizes[i], counts[i]) < 0) {
+            goto fail;
+        }
+        got++;
+    }
+    const int64_t *pstart = b[0].buf;
+    const int32_t *pdst = b[1].buf;
+    const uint8_t *skip = b[2].buf;
+    int64_t *rstart = b[3].buf;
+    int32_t *rsrc = b[4].buf;
+    int64_t *rptr = b[5].buf;
+    int64_t cap_src = b[4].len / 4, cap_ptr = b[5].len / 8;
+    int64_t total = 0;
+    int bad = 0;
+    Py_BEGIN_ALLOW_THREADS
+    memset(rstart, 0, sizeof(int64_t) * (n + 1));
+    for (Py_ssize_t u = 0; u < n && !bad; u++) {
+        if (skip[u]) continue;
+        if (pstart[u] < 0 || pstart[u + 1] < pstart[u] || pstart[u + 1] > m) { bad = 1; break; }
+        for (int64_t p = pstart[u]; p < pstart[u + 1]; p++) {
+            int32_t v = pdst[p];
+            if (v >= 0 && v < n) { rstart[v + 1]++; total++; }
+        }
+    }
+    if (!bad && (total > cap_src || total > cap_ptr)) bad = 2;
+    if (!bad) {
+        for (Py_ssize_t v = 0; v < n; v++) rstart[v + 1] += rstart[v];
+        int64_t *fill = PyMem_RawMalloc(sizeof(int64_t) * (n + 1));
+        if (!fill) bad = 3;
+        else {
+            memcpy(fill, rstart, sizeof(int64_t) * (n + 1));
+            for (Py_ssize_t u = 0; u < n; u++) {
+                if (skip[u]) continue;
+                for (int64_t p = pstart[u]; p < pstart[u + 1]; p++) {
+                    int32_t v = pdst[p];
+                    if (v >= 0 && v < n) {
+                        int64_t at = fill[v]++;
+                        rsrc[at] = (int32_t)u;
+                        rptr[at] = p;
+                    }
+                }
+            }
+            PyMem_RawFree(fill);
+        }
+    }
+    Py_END_ALLOW_THREADS
+    for (int i = 0; i < got; i++) PyBuffer_Release(&b[i]);
+    if (bad == 3) return PyErr_NoMemory();
+    if (bad) { PyErr_SetString(PyExc_ValueError, "inconsistent edge arrays"); return NULL; }
+    return PyLong_FromLongLong(total);
+fail:
+    for (int i = 0; i < got; i++) PyBuffer_Release(&b[i]);
+    return NULL;
+}
+
 static PyMethodDef methods[] = {
     {"scan", py_scan, METH_VARARGS,
      "scan(buffer, start, arrays) -> counts tuple, or (message, offset, record) on error"},
+    {"resolve", py_resolve, METH_VARARGS,
+     "resolve(addr, size, values, out, n, m): containing object of each value, or -1"},
+    {"reverse", py_reverse, METH_VARARGS,
+     "reverse(pstart, pdst, skip, rstart, rsrc, rptr, n, m) -> number of reverse edges"},
     {NULL, NULL, 0, NULL},
 };
 
