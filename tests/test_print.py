@@ -26,6 +26,7 @@ from heapspurs.format.records import (
     TypeRecord,
 )
 from heapspurs.index.sizeclasses import rounded_size
+from heapspurs.render.records_text import record_lines
 
 
 def read_all(path):
@@ -178,3 +179,45 @@ def test_print_into_head_ends_quietly(basics_run):
     assert res.status == 0
     assert res.err == ""
     assert len(res.out.splitlines()) == 3
+
+
+def python_print(path) -> str:
+    with DumpReader(path) as reader:
+        return "".join(line + "\n" for _, rec in reader.records()
+                       for line in record_lines(rec, reader.pointer_values))
+
+
+@pytest.mark.parametrize("program", ["basics", "leaks"])
+def test_native_print_matches_the_reference(program, go_version):
+    """--print goes through the C formatter; its output is the reference reader's, byte for
+    byte, both into a pipe (written by C to the descriptor) and in-process."""
+    from gotools import run_dump
+
+    dump = run_dump(program, go_version).dump
+    expected = python_print(dump)
+    assert run(dump, "--print").out == expected
+    assert run_process(dump, "--print").out == expected
+
+
+def test_truncated_print_reports_like_the_reader(basics_run, tmp_path):
+    data = basics_run.dump.read_bytes()
+    cut = tmp_path / "cut.dump"
+    cut.write_bytes(data[: len(data) * 2 // 3])
+    res = run_process(cut, "--print")
+    assert res.status == 2 and "truncated" in res.err and "Traceback" not in res.err
+    with pytest.raises(Exception) as info:
+        python_print(cut)
+    assert str(info.value) in res.err
+    assert res.out == python_print_prefix(cut)
+
+
+def python_print_prefix(path) -> str:
+    """What the reference path prints before it meets the damage."""
+    out = []
+    with DumpReader(path) as reader:
+        try:
+            for _, rec in reader.records():
+                out.extend(line + "\n" for line in record_lines(rec, reader.pointer_values))
+        except Exception:
+            pass
+    return "".join(out)

@@ -16,6 +16,7 @@ from heapspurs.cli.errors import NotFound
 from heapspurs.format.reader import DumpReader
 from heapspurs.index.heap_index import HeapIndex
 from heapspurs.index.load import load_index
+from heapspurs.render import native_print
 from heapspurs.render.anchors_view import anchors_json, anchors_text
 from heapspurs.render.files import check_not_input
 from heapspurs.render.graph_file import output_format, write_graph
@@ -48,6 +49,9 @@ def emit_json(data: Any) -> None:
 def print_dump(path: str) -> None:
     """--print: every record in file order, streamed (constant memory)."""
     with DumpReader(path) as reader:
+        if native_print.AVAILABLE:
+            native_print.print_records(reader)
+            return
         pointers = reader.pointer_values
 
         def lines():

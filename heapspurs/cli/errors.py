@@ -8,3 +8,7 @@ EXIT_TOOL_MISSING = 3  # an external tool (Graphviz) is missing
 
 class NotFound(Exception):
     """The question was well formed but has no answer in this dump (exit status 1)."""
+
+
+class OutputClosed(Exception):
+    """The reader of our output went away (e.g. ``| head``): end quietly, status 0."""

@@ -12,7 +12,14 @@ import sys
 
 import click
 
-from heapspurs.cli.errors import EXIT_INPUT, EXIT_NOT_FOUND, EXIT_OK, EXIT_TOOL_MISSING, NotFound
+from heapspurs.cli.errors import (
+    EXIT_INPUT,
+    EXIT_NOT_FOUND,
+    EXIT_OK,
+    EXIT_TOOL_MISSING,
+    NotFound,
+    OutputClosed,
+)
 from heapspurs.format.errors import DumpFormatError
 from heapspurs.render.files import UnsafeOutput
 from heapspurs.render.graph_file import GraphvizMissing
@@ -69,6 +76,17 @@ def cli(dump: str, print_records: bool, address: str | None, anchors: bool, owne
       heapspurs dump.bin --address 0xc0004821a0 --hexdump
       heapspurs dump.bin --address 0xc000019680        # writes heapdump.svg
     """
+    try:
+        run_command(dump, print_records, address, anchors, owners, hexdump, as_json, phantoms,
+                    conservative, output, max_nodes, all_owners, no_cache)
+    except BrokenPipeError:
+        raise OutputClosed from None  # click would turn EPIPE into exit status 1
+
+
+def run_command(dump: str, print_records: bool, address: str | None, anchors: bool,
+                owners: int | None, hexdump: bool, as_json: bool, phantoms: bool,
+                conservative: bool, output: str, max_nodes: int, all_owners: bool,
+                no_cache: bool) -> None:
     from heapspurs.cli import commands
 
     if os.path.isdir(dump):
@@ -124,7 +142,7 @@ def main(argv: list[str] | None = None) -> None:
     except NotFound as e:
         click.echo(f"heapspurs: {e}", err=True)
         sys.exit(EXIT_NOT_FOUND)
-    except BrokenPipeError:
+    except (BrokenPipeError, OutputClosed):
         # The reader of our output went away (e.g. `| head`): end quietly.
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())

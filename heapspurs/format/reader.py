@@ -114,6 +114,7 @@ class DumpReader:
         self.buf, self.size = open_dump(path)
         self.params: Params | None = None
         self.record_count = 0
+        self.position = len(HEADER)  # offset just past the last record yielded
 
     def close(self) -> None:
         if isinstance(self.buf, mmap.mmap):
@@ -292,6 +293,7 @@ class DumpReader:
                             f"the EOF record is followed by {end - pos} more bytes "
                             "(corrupt record tag, or garbage appended)", offset=start,
                             record=number)
+                    self.position = pos
                     yield start, EndOfFile()
                     return
                 else:
@@ -305,6 +307,7 @@ class DumpReader:
                 kind = TAG_NAMES.get(buf[start], "record")
                 raise DumpFormatError(f"bad {kind} record: {e}", offset=pos,
                                       record=number) from None
+            self.position = pos
             yield start, record
 
 

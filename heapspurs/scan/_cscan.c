@@ -501,11 +501,222 @@ fail:
     return NULL;
 }
 
+
+/* ---- --print: the original tool's lines for objects, frames and allocation samples ---- */
+
+typedef struct {
+    char *data;
+    size_t len, cap;
+    int failed;
+    int fd;          /* >= 0: flush to this file descriptor once ``limit`` bytes are pending */
+    size_t limit;
+    int write_errno;
+} Text;
+
+#include <errno.h>
+#include <unistd.h>
+
+static void text_flush(Text *t) {
+    size_t done = 0;
+    while (done < t->len && !t->write_errno) {
+        ssize_t w = write(t->fd, t->data + done, t->len - done);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            t->write_errno = errno;
+            t->failed = 1;
+            break;
+        }
+        done += (size_t)w;
+    }
+    t->len = 0;
+}
+
+static void text_reserve(Text *t, size_t more) {
+    if (t->failed || t->len + more <= t->cap) return;
+    size_t cap = t->cap ? t->cap : 1 << 16;
+    while (cap < t->len + more) cap *= 2;
+    char *d = PyMem_RawRealloc(t->data, cap);
+    if (!d) { t->failed = 1; return; }
+    t->data = d;
+    t->cap = cap;
+}
+
+static void text_hex(Text *t, uint64_t v) {
+    char tmp[20];
+    int n = 0;
+    do { tmp[n++] = "0123456789abcdef"[v & 15]; v >>= 4; } while (v);
+    text_reserve(t, n + 2);
+    if (t->failed) return;
+    t->data[t->len++] = '0';
+    t->data[t->len++] = 'x';
+    while (n) t->data[t->len++] = tmp[--n];
+}
+
+static void text_dec(Text *t, uint64_t v) {
+    char tmp[24];
+    int n = 0;
+    do { tmp[n++] = (char)('0' + v % 10); v /= 10; } while (v);
+    text_reserve(t, n);
+    if (t->failed) return;
+    while (n) t->data[t->len++] = tmp[--n];
+}
+
+static void text_put(Text *t, const char *s, size_t n) {
+    text_reserve(t, n);
+    if (t->failed) return;
+    memcpy(t->data + t->len, s, n);
+    t->len += n;
+}
+
+#define PUT(t, lit) text_put((t), (lit), sizeof(lit) - 1)
+
+/* Parse a fieldlist into a growable offset array. */
+static int collect_fields(Cursor *c, uint64_t size, uint64_t **offs, size_t *n, size_t *cap) {
+    *n = 0;
+    for (;;) {
+        uint64_t kind, off;
+        if (uvarint(c, &kind) < 0) return -1;
+        if (kind == 0) return 0;
+        if (kind > 3) { c->err = "field kind"; return -1; }
+        if (uvarint(c, &off) < 0) return -1;
+        if (off > size || size - off < (uint64_t)c->ptr_size) { c->err = "field"; return -1; }
+        if (*n == *cap) {
+            size_t nc = *cap ? *cap * 2 : 1024;
+            uint64_t *p = PyMem_RawRealloc(*offs, nc * sizeof(uint64_t));
+            if (!p) { c->err = "memory"; return -1; }
+            *offs = p;
+            *cap = nc;
+        }
+        (*offs)[(*n)++] = off;
+    }
+}
+
+static void pointer_lines(Text *t, const Cursor *c, uint64_t base, Py_ssize_t coff,
+                          const uint64_t *offs, size_t n) {
+    for (size_t i = 0; i < n && !t->failed; i++) {
+        if (t->fd >= 0 && t->len >= t->limit) text_flush(t);
+        uint64_t v = load_ptr(c, c->buf + coff + offs[i]);
+        if (!v) continue;
+        PUT(t, "  Pointer[");
+        text_dec(t, i);
+        PUT(t, "]@");
+        text_hex(t, base + offs[i]);
+        PUT(t, " = ");
+        text_hex(t, v);
+        PUT(t, "\n");
+    }
+}
+
+/*
+ * format(buffer, start, is64, big_endian, limit[, fd]) -> (text, next, records): the lines of
+ * consecutive object, stack frame and allocation sample records from ``start`` until about
+ * ``limit`` bytes of text, or until a record of another kind (or a malformed one), which the
+ * caller then decodes with the reference reader from ``next``. With ``fd`` the text is written
+ * there in ``limit``-sized pieces (constant memory even for a record with millions of
+ * pointers) and the returned text is empty.
+ */
+static PyObject *py_format(PyObject *self, PyObject *args) {
+    Py_buffer view;
+    Py_ssize_t start, limit;
+    int ptr_size, big_endian, fd = -1;
+    if (!PyArg_ParseTuple(args, "y*nppn|i", &view, &start, &ptr_size, &big_endian, &limit, &fd))
+        return NULL;
+    Cursor c = {0};
+    c.buf = view.buf;
+    c.end = view.len;
+    c.pos = start;
+    c.ptr_size = ptr_size ? 8 : 4;
+    c.big_endian = big_endian;
+    Text t = {0};
+    t.fd = fd;
+    t.limit = (size_t)limit;
+    uint64_t *offs = NULL;
+    size_t noffs = 0, capoffs = 0;
+    Py_ssize_t done_at = start;
+    long long records = 0;
+    Py_BEGIN_ALLOW_THREADS
+    /* Return after ~32 MiB of input so the caller can release the mapped pages behind it. */
+    while (!t.failed && (fd >= 0 || (Py_ssize_t)t.len < limit) && c.pos - start < (32 << 20)) {
+        if (fd >= 0 && (Py_ssize_t)t.len >= limit) text_flush(&t);
+        if (t.failed) break;
+        Py_ssize_t rec = c.pos;
+        uint64_t tag;
+        c.err = NULL;
+        if (c.pos >= c.end || uvarint(&c, &tag) < 0) break;
+        if (tag == TAG_OBJECT) {
+            uint64_t addr, size; Py_ssize_t coff;
+            if (uvarint(&c, &addr) < 0 || bytes_field(&c, &coff, &size) < 0 ||
+                collect_fields(&c, size, &offs, &noffs, &capoffs) < 0) break;
+            PUT(&t, "Object @ ");
+            text_hex(&t, addr);
+            PUT(&t, " with ");
+            text_dec(&t, noffs);
+            PUT(&t, " pointers in ");
+            text_dec(&t, size);
+            PUT(&t, " bytes\n");
+            pointer_lines(&t, &c, addr, coff, offs, noffs);
+        } else if (tag == TAG_STACK_FRAME) {
+            uint64_t sp, depth, child, size, entry, pc, cont, name_len;
+            Py_ssize_t coff, name_off;
+            if (uvarint(&c, &sp) < 0 || uvarint(&c, &depth) < 0 || uvarint(&c, &child) < 0 ||
+                bytes_field(&c, &coff, &size) < 0 || uvarint(&c, &entry) < 0 ||
+                uvarint(&c, &pc) < 0 || uvarint(&c, &cont) < 0 ||
+                bytes_field(&c, &name_off, &name_len) < 0) break;
+            int ascii = 1;
+            for (uint64_t k = 0; k < name_len; k++) if (c.buf[name_off + k] >= 0x80) ascii = 0;
+            if (!ascii || collect_fields(&c, size, &offs, &noffs, &capoffs) < 0) break;
+            PUT(&t, "StackFrame[");
+            text_dec(&t, depth);
+            PUT(&t, "] @ ");
+            text_hex(&t, sp);
+            PUT(&t, ": ");
+            text_put(&t, (const char *)c.buf + name_off, name_len);
+            PUT(&t, " with ");
+            text_dec(&t, noffs);
+            PUT(&t, " pointers in ");
+            text_dec(&t, size);
+            PUT(&t, " bytes; child = ");
+            text_hex(&t, child);
+            PUT(&t, "\n");
+            pointer_lines(&t, &c, sp, coff, offs, noffs);
+        } else if (tag == TAG_ALLOC_SAMPLE) {
+            uint64_t addr, bucket;
+            if (uvarint(&c, &addr) < 0 || uvarint(&c, &bucket) < 0) break;
+            PUT(&t, "AllocStackTraceSample @ ");
+            text_hex(&t, addr);
+            PUT(&t, ": Bucket = ");
+            text_hex(&t, bucket);
+            PUT(&t, "\n");
+        } else {
+            break;
+        }
+        (void)rec;
+        done_at = c.pos;
+        records++;
+    }
+    if (fd >= 0 && !t.failed) text_flush(&t);
+    Py_END_ALLOW_THREADS
+    PyMem_RawFree(offs);
+    PyBuffer_Release(&view);
+    if (t.write_errno) {
+        PyMem_RawFree(t.data);
+        errno = t.write_errno;
+        return PyErr_SetFromErrno(t.write_errno == EPIPE ? PyExc_BrokenPipeError : PyExc_OSError);
+    }
+    if (t.failed) { PyMem_RawFree(t.data); return PyErr_NoMemory(); }
+    PyObject *text = PyBytes_FromStringAndSize(t.data ? t.data : "", (Py_ssize_t)t.len);
+    PyMem_RawFree(t.data);
+    if (!text) return NULL;
+    return Py_BuildValue("(NnL)", text, done_at, records);
+}
+
 static PyMethodDef methods[] = {
     {"scan", py_scan, METH_VARARGS,
      "scan(buffer, start, arrays) -> counts tuple, or (message, offset, record) on error"},
     {"resolve", py_resolve, METH_VARARGS,
      "resolve(addr, size, values, out, n, m): containing object of each value, or -1"},
+    {"format", py_format, METH_VARARGS,
+     "format(buffer, start, is64, big_endian, limit[, fd]) -> (text, next offset, records)"},
     {"reverse", py_reverse, METH_VARARGS,
      "reverse(pstart, pdst, skip, rstart, rsrc, rptr, n, m) -> number of reverse edges"},
     {NULL, NULL, 0, NULL},

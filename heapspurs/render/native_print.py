@@ -1,0 +1,63 @@
+"""``--print`` at native speed: the C extension formats runs of objects, stack frames and
+allocation samples; every other record (and any malformed one) goes through the reference
+reader and :func:`record_lines`, so the output and the errors are those of the Python path."""
+
+from __future__ import annotations
+
+import mmap
+import sys
+
+from heapspurs.format.reader import HEADER, RELEASE_EVERY, DumpReader
+from heapspurs.format.records import EndOfFile
+from heapspurs.render.records_text import record_lines
+from heapspurs.scan.native_scan import _cscan
+
+AVAILABLE = _cscan is not None
+CHUNK = 1 << 20  # bytes of text per call into C
+
+
+def _output() -> tuple[int, object]:
+    """(file descriptor the C side may write to or -1, write function for Python's lines)."""
+    out = sys.stdout
+    binary = getattr(out, "buffer", None)
+    try:
+        fd = out.fileno() if binary is not None else -1
+    except (OSError, ValueError):
+        fd = -1
+    if binary is not None:
+        def write(data: bytes) -> None:
+            binary.write(data)
+            binary.flush()  # keep order with what C writes to the descriptor directly
+        return fd, write
+    return -1, lambda data: out.write(data.decode("utf-8", errors="replace"))
+
+
+def print_records(reader: DumpReader) -> None:
+    sys.stdout.flush()
+    fd, write = _output()
+    buf = reader.buf
+    pos = len(HEADER)
+    number = 0
+    released = 0
+    can_release = isinstance(buf, mmap.mmap) and hasattr(mmap, "MADV_DONTNEED")
+    while True:
+        if can_release and pos - released > RELEASE_EVERY:
+            upto = pos - pos % mmap.PAGESIZE  # pages behind us are done with: constant memory
+            buf.madvise(mmap.MADV_DONTNEED, released, upto - released)
+            released = upto
+        text, pos, done = _cscan.format(buf, pos, reader.ptr_size == 8,
+                                        reader.byteorder == "big", CHUNK, fd)
+        number += done
+        if text:
+            write(text)
+        if done:
+            continue
+        # A record the C side leaves to the reader (or a malformed one: the reader says why).
+        _, record = next(reader.records(start=pos, number=number))
+        number += 1
+        pos = reader.position
+        lines = list(record_lines(record, reader.pointer_values))
+        write(("\n".join(lines) + "\n").encode("utf-8", errors="replace"))
+        if isinstance(record, EndOfFile):
+            break
+    sys.stdout.flush()
