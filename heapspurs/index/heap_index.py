@@ -63,10 +63,12 @@ def reverse_edges(pstart: np.ndarray, pdst: np.ndarray, skip: np.ndarray,
     if native and _cscan is not None:
         rstart = np.zeros(n + 1, np.int64)
         m = len(pdst)
-        rsrc = np.empty(m, np.int32)
-        rptr = np.empty(m, np.int64)
-        total = _cscan.reverse(pstart, pdst, skip.view(np.uint8), rstart, rsrc, rptr, n, m)
-        return rstart, rsrc[:total].copy(), rptr[:total].copy()
+        skip8 = np.ascontiguousarray(skip).view(np.uint8)
+        total = _cscan.reverse(pstart, pdst, skip8, rstart, None, None, n, m)  # count only
+        rsrc = np.empty(total, np.int32)
+        rptr = np.empty(total, np.int64)
+        _cscan.reverse(pstart, pdst, skip8, rstart, rsrc, rptr, n, m)
+        return rstart, rsrc, rptr
     src = np.repeat(np.arange(n, dtype=np.int32), counts)
     keep = (pdst >= 0) & ~skip[src] if n else np.zeros(0, bool)
     kept = np.nonzero(keep)[0]
@@ -164,16 +166,28 @@ class HeapIndex:
 def build_index(raw: RawScan, path: str) -> HeapIndex:
     """Sort, resolve and link the arrays of one scan into a :class:`HeapIndex`."""
     ix = HeapIndex(raw, path)
-    order = np.argsort(raw.obj_addr, kind="stable")
+    order = np.argsort(raw.obj_addr, kind="stable").astype(np.int64, copy=False)
     ix.addr = raw.obj_addr[order]
     ix.size = raw.obj_size[order]
     ix.off = raw.obj_off[order]
     counts = np.diff(raw.obj_pstart)[order]
     ix.pstart = np.zeros(len(order) + 1, np.int64)
     np.cumsum(counts, out=ix.pstart[1:])
-    gather = gather_ranges(raw.obj_pstart[:-1][order], counts)
-    ix.poff = raw.ptr_off[gather]
-    ix.pval = raw.ptr_val[gather]
+    if _cscan is not None:
+        m = len(raw.ptr_off)
+        ix.poff = np.empty(m, np.uint64)
+        ix.pval = np.empty(m, np.uint64)
+        _cscan.gather(order, raw.obj_pstart, ix.pstart, raw.ptr_off, raw.ptr_val, ix.poff,
+                      ix.pval, len(order), m)
+    else:
+        gather = gather_ranges(raw.obj_pstart[:-1][order], counts)
+        ix.poff = raw.ptr_off[gather]
+        ix.pval = raw.ptr_val[gather]
+        del gather
+    # The file-order copies are no longer needed: free them before the next large arrays.
+    empty = np.zeros(0, np.uint64)
+    raw.obj_addr = raw.obj_size = raw.obj_off = raw.ptr_off = raw.ptr_val = empty
+    raw.obj_pstart = np.zeros(1, np.int64)
     ix.pdst = ix.resolve(ix.pval)
     n = len(order)
     ix.nptr = counts

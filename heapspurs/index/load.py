@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import sys
 
-import numpy as np
-
 from heapspurs.index import cache
 from heapspurs.index.heap_index import HeapIndex, build_index
 from heapspurs.scan.native_scan import AVAILABLE as NATIVE
@@ -35,11 +33,7 @@ def load_index(path: str, use_cache: bool = True) -> HeapIndex:
         cached = cache.load(path)
         if cached is not None:
             return cached
-    raw = scan(path)
-    ix = build_index(raw, path)
-    # The per-object arrays in file order are not needed once sorted copies exist.
-    empty = np.zeros(0, np.uint64)
-    raw.obj_addr = raw.obj_size = raw.obj_off = raw.ptr_off = raw.ptr_val = empty
+    ix = build_index(scan(path), path)
     if use_cache:
         cache.save(ix, path)
     return ix

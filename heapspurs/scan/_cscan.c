@@ -437,13 +437,15 @@ static PyObject *py_reverse(PyObject *self, PyObject *args) {
     Py_ssize_t n, m;
     if (!PyArg_ParseTuple(args, "OOOOOOnn", &o_pstart, &o_pdst, &o_skip, &o_rstart, &o_rsrc,
                           &o_rptr, &n, &m)) return NULL;
+    int fill_edges = o_rsrc != Py_None && o_rptr != Py_None;
     Py_buffer b[6];
     int got = 0;
     PyObject *objs[6] = {o_pstart, o_pdst, o_skip, o_rstart, o_rsrc, o_rptr};
     Py_ssize_t sizes[6] = {8, 4, 1, 8, 4, 8};
     Py_ssize_t counts[6] = {n + 1, m, n, n + 1, -1, -1};
     int writable[6] = {0, 0, 0, 1, 1, 1};
-    for (int i = 0; i < 6; i++) {
+    int nb = fill_edges ? 6 : 4;
+    for (int i = 0; i < nb; i++) {
         if (counts[i] < 0) {
             if (PyObject_GetBuffer(objs[i], &b[i], PyBUF_WRITABLE) < 0) goto fail;
         } else if (get_buf(objs[i], &b[i], writable[i], sizes[i], counts[i]) < 0) {
@@ -455,9 +457,9 @@ static PyObject *py_reverse(PyObject *self, PyObject *args) {
     const int32_t *pdst = b[1].buf;
     const uint8_t *skip = b[2].buf;
     int64_t *rstart = b[3].buf;
-    int32_t *rsrc = b[4].buf;
-    int64_t *rptr = b[5].buf;
-    int64_t cap_src = b[4].len / 4, cap_ptr = b[5].len / 8;
+    int32_t *rsrc = fill_edges ? b[4].buf : NULL;
+    int64_t *rptr = fill_edges ? b[5].buf : NULL;
+    int64_t cap_src = fill_edges ? b[4].len / 4 : 0, cap_ptr = fill_edges ? b[5].len / 8 : 0;
     int64_t total = 0;
     int bad = 0;
     Py_BEGIN_ALLOW_THREADS
@@ -470,9 +472,9 @@ static PyObject *py_reverse(PyObject *self, PyObject *args) {
             if (v >= 0 && v < n) { rstart[v + 1]++; total++; }
         }
     }
-    if (!bad && (total > cap_src || total > cap_ptr)) bad = 2;
-    if (!bad) {
-        for (Py_ssize_t v = 0; v < n; v++) rstart[v + 1] += rstart[v];
+    if (!bad) for (Py_ssize_t v = 0; v < n; v++) rstart[v + 1] += rstart[v];
+    if (!bad && fill_edges && (total > cap_src || total > cap_ptr)) bad = 2;
+    if (!bad && fill_edges) {
         int64_t *fill = PyMem_RawMalloc(sizeof(int64_t) * (n + 1));
         if (!fill) bad = 3;
         else {
@@ -501,6 +503,45 @@ fail:
     return NULL;
 }
 
+/*
+ * gather(order, old_pstart, new_pstart, src_off, src_val, dst_off, dst_val, n, m): copy each
+ * object's pointer slots from file order into address order without an index array.
+ */
+static PyObject *py_gather(PyObject *self, PyObject *args) {
+    PyObject *o[7];
+    Py_ssize_t n, m;
+    if (!PyArg_ParseTuple(args, "OOOOOOOnn", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &o[6],
+                          &n, &m)) return NULL;
+    Py_buffer b[7];
+    Py_ssize_t sizes[7] = {8, 8, 8, 8, 8, 8, 8};
+    Py_ssize_t counts[7] = {n, n + 1, n + 1, m, m, m, m};
+    int writable[7] = {0, 0, 0, 0, 0, 1, 1};
+    int got = 0;
+    for (int i = 0; i < 7; i++) {
+        if (get_buf(o[i], &b[i], writable[i], sizes[i], counts[i]) < 0) goto fail;
+        got++;
+    }
+    const int64_t *order = b[0].buf, *old_ps = b[1].buf, *new_ps = b[2].buf;
+    const uint64_t *soff = b[3].buf, *sval = b[4].buf;
+    uint64_t *doff = b[5].buf, *dval = b[6].buf;
+    int bad = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < n && !bad; i++) {
+        int64_t j = order[i];
+        if (j < 0 || j >= n) { bad = 1; break; }
+        int64_t s = old_ps[j], e = old_ps[j + 1], d = new_ps[i];
+        if (s < 0 || e < s || e > m || d < 0 || d + (e - s) > m) { bad = 1; break; }
+        memcpy(doff + d, soff + s, sizeof(uint64_t) * (size_t)(e - s));
+        memcpy(dval + d, sval + s, sizeof(uint64_t) * (size_t)(e - s));
+    }
+    Py_END_ALLOW_THREADS
+    for (int i = 0; i < got; i++) PyBuffer_Release(&b[i]);
+    if (bad) { PyErr_SetString(PyExc_ValueError, "inconsistent pointer arrays"); return NULL; }
+    Py_RETURN_NONE;
+fail:
+    for (int i = 0; i < got; i++) PyBuffer_Release(&b[i]);
+    return NULL;
+}
 
 /* ---- --print: the original tool's lines for objects, frames and allocation samples ---- */
 
@@ -717,6 +758,8 @@ static PyMethodDef methods[] = {
      "resolve(addr, size, values, out, n, m): containing object of each value, or -1"},
     {"format", py_format, METH_VARARGS,
      "format(buffer, start, is64, big_endian, limit[, fd]) -> (text, next offset, records)"},
+    {"gather", py_gather, METH_VARARGS,
+     "gather(order, old_pstart, new_pstart, src_off, src_val, dst_off, dst_val, n, m)"},
     {"reverse", py_reverse, METH_VARARGS,
      "reverse(pstart, pdst, skip, rstart, rsrc, rptr, n, m) -> number of reverse edges"},
     {NULL, NULL, 0, NULL},
