@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
 from dataclasses import dataclass
 from typing import Any
 
+import click
 import numpy as np
 
 from heapspurs.analysis.anchors import find_anchors
@@ -14,8 +17,8 @@ from heapspurs.analysis.owners import owner_tree
 from heapspurs.analysis.reach import summarize
 from heapspurs.cli.errors import NotFound
 from heapspurs.format.reader import DumpReader
+from heapspurs.index import load as index_load
 from heapspurs.index.heap_index import HeapIndex
-from heapspurs.index.load import load_index
 from heapspurs.render import native_print
 from heapspurs.render.anchors_view import anchors_json, anchors_text
 from heapspurs.render.files import check_not_input
@@ -33,6 +36,8 @@ from heapspurs.render.output import write_lines
 from heapspurs.render.owners_view import owners_json, owners_text
 from heapspurs.render.records_text import hx, record_lines
 
+PROGRESS_MIN_BYTES = 64 << 20  # smaller dumps index in well under a second
+
 
 @dataclass
 class Options:
@@ -40,6 +45,16 @@ class Options:
     conservative: bool = False
     use_cache: bool = True
     as_json: bool = False
+
+
+def load_index(path: str, use_cache: bool = True) -> HeapIndex:
+    """The index, with a progress bar on stderr when it is a terminal and the dump is big."""
+    big = os.path.getsize(path) > PROGRESS_MIN_BYTES
+    if not (big and sys.stderr.isatty()):
+        return index_load.load_index(path, use_cache)
+    with click.progressbar(length=len(index_load.STAGES), label="Indexing the dump",
+                           file=sys.stderr, show_eta=False) as bar:
+        return index_load.load_index(path, use_cache, progress=lambda stage: bar.update(1))
 
 
 def emit_json(data: Any) -> None:

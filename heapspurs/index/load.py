@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 
 from heapspurs.index import cache
 from heapspurs.index.heap_index import HeapIndex, build_index
@@ -26,14 +27,24 @@ def scan(path: str) -> RawScan:
     return scan_python(path)
 
 
-def load_index(path: str, use_cache: bool = True) -> HeapIndex:
+STAGES = ("scan", "index", "save")
+
+
+def load_index(path: str, use_cache: bool = True,
+               progress: Callable[[str], None] | None = None) -> HeapIndex:
     """The index of the dump at ``path``: from the on-disk cache when it is there and sound,
-    else scanned, built and (with ``use_cache``) saved for next time."""
+    else scanned, built and (with ``use_cache``) saved for next time. ``progress`` is called
+    with the name of each stage of ``STAGES`` as it ends."""
+    step = progress or (lambda stage: None)
     if use_cache:
         cached = cache.load(path)
         if cached is not None:
             return cached
-    ix = build_index(scan(path), path)
+    raw = scan(path)
+    step("scan")
+    ix = build_index(raw, path)
+    step("index")
     if use_cache:
         cache.save(ix, path)
+    step("save")
     return ix
