@@ -15,19 +15,8 @@ from heapspurs.format.errors import DumpFormatError
 from heapspurs.format.reader import HEADER, DumpReader
 from heapspurs.format.records import (
     TAG_NAMES,
-    Defer,
-    Finalizer,
-    Goroutine,
-    Itab,
-    MemProfBucket,
-    MemStats,
-    OSThread,
-    OtherRoot,
-    Panic,
-    Segment,
-    TypeRecord,
 )
-from heapspurs.scan.raw import RawScan, SegmentInfo
+from heapspurs.scan.raw import RawScan, SmallTables
 
 try:
     from heapspurs.scan import _cscan
@@ -86,38 +75,10 @@ def scan_native(path: str | os.PathLike[str]) -> RawScan:
         if isinstance(second[0], str):
             raise _fail(buf, second, size)
 
-        tables: dict[str, list] = {k: [] for k in (
-            "segments", "goroutines", "finalizers", "defers", "panics", "other_roots",
-            "types", "itabs", "threads", "buckets")}
-        memstats = None
-        pv = reader.pointer_values
+        small = SmallTables()
         for off in arrays["other_off"].tolist():
             _, rec = next(reader.records(start=off))
-            if isinstance(rec, Goroutine):
-                tables["goroutines"].append(rec)
-            elif isinstance(rec, Segment):
-                tables["segments"].append(SegmentInfo(
-                    rec.bss, rec.address, len(rec.contents), rec.contents_offset,
-                    np.array(rec.fields, dtype=np.uint64),
-                    np.array(pv(rec.contents, rec.fields), dtype=np.uint64)))
-            elif isinstance(rec, Finalizer):
-                tables["finalizers"].append(rec)
-            elif isinstance(rec, Defer):
-                tables["defers"].append(rec)
-            elif isinstance(rec, Panic):
-                tables["panics"].append(rec)
-            elif isinstance(rec, TypeRecord):
-                tables["types"].append(rec)
-            elif isinstance(rec, Itab):
-                tables["itabs"].append(rec)
-            elif isinstance(rec, OSThread):
-                tables["threads"].append(rec)
-            elif isinstance(rec, MemProfBucket):
-                tables["buckets"].append(rec)
-            elif isinstance(rec, MemStats):
-                memstats = rec
-            elif isinstance(rec, OtherRoot):
-                tables["other_roots"].append(rec)
+            small.add(rec, reader.pointer_values)
         if reader.params is None:
             raise DumpFormatError("heap dump has no params record")
 
@@ -130,5 +91,5 @@ def scan_native(path: str | os.PathLike[str]) -> RawScan:
                   if name not in ("frame_name_off", "frame_name_len", "other_off")}
         return RawScan(
             params=reader.params, file_size=size, **fields, frame_name=name_ids,
-            names=[n.decode("utf-8", errors="replace") for n in names], memstats=memstats,
-            record_count=n_records, **tables)
+            names=[n.decode("utf-8", errors="replace") for n in names],
+            record_count=n_records, **small.as_dict())

@@ -15,21 +15,11 @@ from heapspurs.format.errors import DumpFormatError
 from heapspurs.format.reader import DumpReader
 from heapspurs.format.records import (
     AllocSample,
-    Defer,
-    Finalizer,
     Goroutine,
-    Itab,
-    MemProfBucket,
-    MemStats,
     Object,
-    OSThread,
-    OtherRoot,
-    Panic,
-    Segment,
     StackFrame,
-    TypeRecord,
 )
-from heapspurs.scan.raw import RawScan, SegmentInfo
+from heapspurs.scan.raw import RawScan, SmallTables
 
 
 def _np(a: array, dtype: type) -> np.ndarray:
@@ -49,18 +39,9 @@ def scan_python(path: str | os.PathLike[str]) -> RawScan:
         s_addr, s_bucket = array("Q"), array("Q")
         names: dict[str, int] = {}
         raw = RawScan.__new__(RawScan)
-        segments: list[SegmentInfo] = []
-        goroutines: list[Goroutine] = []
-        finalizers: list[Finalizer] = []
-        defers: list[Defer] = []
-        panics: list[Panic] = []
-        other: list[OtherRoot] = []
-        types: list[TypeRecord] = []
-        itabs: list[Itab] = []
-        threads: list[OSThread] = []
-        buckets: list[MemProfBucket] = []
-        memstats: MemStats | None = None
+        small = SmallTables()
         pv = reader.pointer_values
+        ngoroutines = 0
 
         for _, rec in reader.records():
             if isinstance(rec, Object):
@@ -78,39 +59,18 @@ def scan_python(path: str | os.PathLike[str]) -> RawScan:
                 f_child.append(rec.child_sp)
                 f_entry.append(rec.entry_pc)
                 f_pc.append(rec.pc)
-                f_g.append(len(goroutines) - 1)
+                f_g.append(ngoroutines - 1)
                 f_name.append(names.setdefault(rec.name, len(names)))
                 f_np.append(len(rec.fields))
                 fptr_off.extend(rec.fields)
                 fptr_val.extend(pv(rec.contents, rec.fields))
-            elif isinstance(rec, Goroutine):
-                goroutines.append(rec)
-            elif isinstance(rec, Segment):
-                segments.append(SegmentInfo(
-                    rec.bss, rec.address, len(rec.contents), rec.contents_offset,
-                    np.array(rec.fields, dtype=np.uint64),
-                    np.array(pv(rec.contents, rec.fields), dtype=np.uint64)))
-            elif isinstance(rec, Finalizer):
-                finalizers.append(rec)
-            elif isinstance(rec, Defer):
-                defers.append(rec)
-            elif isinstance(rec, Panic):
-                panics.append(rec)
-            elif isinstance(rec, TypeRecord):
-                types.append(rec)
-            elif isinstance(rec, Itab):
-                itabs.append(rec)
-            elif isinstance(rec, OSThread):
-                threads.append(rec)
-            elif isinstance(rec, MemProfBucket):
-                buckets.append(rec)
             elif isinstance(rec, AllocSample):
                 s_addr.append(rec.address)
                 s_bucket.append(rec.bucket)
-            elif isinstance(rec, MemStats):
-                memstats = rec
-            elif isinstance(rec, OtherRoot):
-                other.append(rec)
+            else:
+                if isinstance(rec, Goroutine):
+                    ngoroutines += 1
+                small.add(rec, pv)
         if reader.params is None:
             raise DumpFormatError("heap dump has no params record")
 
@@ -131,10 +91,8 @@ def scan_python(path: str | os.PathLike[str]) -> RawScan:
             frame_pc=_np(f_pc, np.uint64), frame_goroutine=_np(f_g, np.int32),
             frame_name=_np(f_name, np.int32), frame_pstart=csr(f_np),
             fptr_off=_np(fptr_off, np.uint64), fptr_val=_np(fptr_val, np.uint64),
-            segments=segments, names=list(names), goroutines=goroutines,
-            finalizers=finalizers, defers=defers, panics=panics, other_roots=other,
-            types=types, itabs=itabs, threads=threads, buckets=buckets, memstats=memstats,
-            sample_addr=_np(s_addr, np.uint64), sample_bucket=_np(s_bucket, np.uint64),
+            names=list(names), **small.as_dict(), sample_addr=_np(s_addr, np.uint64),
+            sample_bucket=_np(s_bucket, np.uint64),
             record_count=reader.record_count,
         )
         return raw

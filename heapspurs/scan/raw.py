@@ -21,6 +21,7 @@ from heapspurs.format.records import (
     OtherRoot,
     Panic,
     Params,
+    Segment,
     TypeRecord,
 )
 
@@ -47,8 +48,49 @@ ROOT_KIND_NAMES = {
 
 
 @dataclass
-class RawScan:
-    """Arrays named ``<table>_<column>``; pointer lists are CSR (``*_pstart`` has n+1 entries)."""
+class SmallTables:
+    """The records that are few (everything but objects, frames and allocation samples), in
+    file order; both scans collect them with :meth:`add`."""
+
+    segments: list[SegmentInfo] = field(default_factory=list)
+    goroutines: list[Goroutine] = field(default_factory=list)
+    finalizers: list[Finalizer] = field(default_factory=list)
+    defers: list[Defer] = field(default_factory=list)
+    panics: list[Panic] = field(default_factory=list)
+    other_roots: list[OtherRoot] = field(default_factory=list)
+    types: list[TypeRecord] = field(default_factory=list)
+    itabs: list[Itab] = field(default_factory=list)
+    threads: list[OSThread] = field(default_factory=list)
+    buckets: list[MemProfBucket] = field(default_factory=list)
+    memstats: MemStats | None = None
+
+    def add(self, rec: object, pointer_values) -> None:
+        """File one decoded record in its table (records of other kinds are ignored)."""
+        if isinstance(rec, Segment):
+            self.segments.append(SegmentInfo(
+                rec.bss, rec.address, len(rec.contents), rec.contents_offset,
+                np.array(rec.fields, dtype=np.uint64),
+                np.array(pointer_values(rec.contents, rec.fields), dtype=np.uint64)))
+        elif isinstance(rec, MemStats):
+            self.memstats = rec
+        else:
+            table = _TABLE_OF.get(type(rec))
+            if table is not None:
+                getattr(self, table).append(rec)
+
+    def as_dict(self) -> dict[str, object]:
+        return {f.name: getattr(self, f.name) for f in fields(SmallTables)}
+
+
+_TABLE_OF = {Goroutine: "goroutines", Finalizer: "finalizers", Defer: "defers",
+             Panic: "panics", OtherRoot: "other_roots", TypeRecord: "types", Itab: "itabs",
+             OSThread: "threads", MemProfBucket: "buckets"}
+
+
+@dataclass(kw_only=True)
+class RawScan(SmallTables):
+    """Arrays named ``<table>_<column>``; pointer lists are CSR (``*_pstart`` has n+1 entries);
+    the few other records in the inherited :class:`SmallTables`."""
 
     params: Params
     file_size: int
@@ -72,20 +114,7 @@ class RawScan:
     frame_pstart: np.ndarray  # int64[n+1]
     fptr_off: np.ndarray  # uint64
     fptr_val: np.ndarray  # uint64
-    # Data and BSS segments (usually one each): address, size, contents offset, pointer slots.
-    segments: list[SegmentInfo] = field(default_factory=list)
-    # Small tables, kept as records.
-    names: list[str] = field(default_factory=list)
-    goroutines: list[Goroutine] = field(default_factory=list)
-    finalizers: list[Finalizer] = field(default_factory=list)
-    defers: list[Defer] = field(default_factory=list)
-    panics: list[Panic] = field(default_factory=list)
-    other_roots: list[OtherRoot] = field(default_factory=list)
-    types: list[TypeRecord] = field(default_factory=list)
-    itabs: list[Itab] = field(default_factory=list)
-    threads: list[OSThread] = field(default_factory=list)
-    buckets: list[MemProfBucket] = field(default_factory=list)
-    memstats: MemStats | None = None
+    names: list[str] = field(default_factory=list)  # frame function names
     sample_addr: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint64))
     sample_bucket: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint64))
     record_count: int = 0
