@@ -5,8 +5,6 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import graphviz
-
 from heapspurs.render.files import write_atomic
 
 FORMATS = ("svg", "png", "pdf", "dot")
@@ -38,6 +36,8 @@ def write_graph(dot_text: str, path: str) -> str:
         raise GraphvizMissing(
             f"Graphviz 'dot' is not installed: wrote {dot_path} instead of {path}; install "
             "Graphviz (Debian/Ubuntu: apt-get install graphviz) and run again")
+    import graphviz  # imported here: only the graph needs it, and it costs start-up time
+
     data = graphviz.Source(dot_text).pipe(format=fmt)
     write_atomic(path, data)
     return fmt
