@@ -167,9 +167,11 @@ def build_index(raw: RawScan, path: str) -> HeapIndex:
     """Sort, resolve and link the arrays of one scan into a :class:`HeapIndex`."""
     ix = HeapIndex(raw, path)
     order = np.argsort(raw.obj_addr, kind="stable").astype(np.int64, copy=False)
-    ix.addr = raw.obj_addr[order]
-    ix.size = raw.obj_size[order]
-    ix.off = raw.obj_off[order]
+    empty = np.zeros(0, np.uint64)
+    # Each file-order array is dropped as soon as its sorted copy exists (peak memory).
+    ix.addr, raw.obj_addr = raw.obj_addr[order], empty
+    ix.size, raw.obj_size = raw.obj_size[order], empty
+    ix.off, raw.obj_off = raw.obj_off[order], empty
     counts = np.diff(raw.obj_pstart)[order]
     ix.pstart = np.zeros(len(order) + 1, np.int64)
     np.cumsum(counts, out=ix.pstart[1:])
@@ -184,9 +186,7 @@ def build_index(raw: RawScan, path: str) -> HeapIndex:
         ix.poff = raw.ptr_off[gather]
         ix.pval = raw.ptr_val[gather]
         del gather
-    # The file-order copies are no longer needed: free them before the next large arrays.
-    empty = np.zeros(0, np.uint64)
-    raw.obj_addr = raw.obj_size = raw.obj_off = raw.ptr_off = raw.ptr_val = empty
+    raw.ptr_off = raw.ptr_val = empty
     raw.obj_pstart = np.zeros(1, np.int64)
     ix.pdst = ix.resolve(ix.pval)
     n = len(order)

@@ -13,6 +13,8 @@
 #include <Python.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 enum {
     TAG_EOF = 0, TAG_OBJECT = 1, TAG_OTHER_ROOT = 2, TAG_TYPE = 3, TAG_GOROUTINE = 4,
@@ -31,7 +33,22 @@ typedef struct {
     char errbuf[200];
     int ptr_size;
     int big_endian;
+    int release;        /* the buffer is a file mapping: give back pages behind the cursor */
+    Py_ssize_t released;
 } Cursor;
+
+/* Drop the mapped pages behind the cursor every 32 MiB, so that RSS does not grow with the
+   file (they stay in the page cache). Only for read-only file mappings. */
+static void release_behind(Cursor *c) {
+    if (!c->release || c->pos - c->released < ((Py_ssize_t)32 << 20)) return;
+    long page = sysconf(_SC_PAGESIZE);
+    if (page <= 0) return;
+    Py_ssize_t upto = c->pos - c->pos % page;
+    if (upto > c->released) {
+        madvise((void *)(c->buf + c->released), (size_t)(upto - c->released), MADV_DONTNEED);
+        c->released = upto;
+    }
+}
 
 static int uvarint(Cursor *c, uint64_t *out) {
     uint64_t result = 0;
@@ -138,6 +155,7 @@ static int walk(Cursor *c, Out *o, Counts *n, const Counts *cap, int64_t *err_re
     for (;;) {
         Py_ssize_t start = c->pos;
         uint64_t tag, v;
+        release_behind(c);
         number++;
         n->n_records = number;
         *err_record = number;
@@ -287,12 +305,14 @@ static PyObject *py_scan(PyObject *self, PyObject *args) {
     Py_buffer view;
     PyObject *arrays;
     Py_ssize_t start;
-    if (!PyArg_ParseTuple(args, "y*nO", &view, &start, &arrays)) return NULL;
+    int release = 0;
+    if (!PyArg_ParseTuple(args, "y*nO|p", &view, &start, &arrays, &release)) return NULL;
     Cursor c = {0};
     c.buf = view.buf;
     c.end = view.len;
     c.pos = start;
     c.ptr_size = 8;
+    c.release = release && ((uintptr_t)view.buf % 4096 == 0);
     Out o;
     Out *op = NULL;
     Counts cap = {0}, n;
@@ -753,7 +773,7 @@ static PyObject *py_format(PyObject *self, PyObject *args) {
 
 static PyMethodDef methods[] = {
     {"scan", py_scan, METH_VARARGS,
-     "scan(buffer, start, arrays) -> counts tuple, or (message, offset, record) on error"},
+     "scan(buffer, start, arrays[, release]) -> counts, or (message, offset, record, start)"},
     {"resolve", py_resolve, METH_VARARGS,
      "resolve(addr, size, values, out, n, m): containing object of each value, or -1"},
     {"format", py_format, METH_VARARGS,

@@ -7,6 +7,7 @@ Produces exactly the :class:`RawScan` of :func:`scan_python`; a differential tes
 
 from __future__ import annotations
 
+import mmap
 import os
 
 import numpy as np
@@ -61,7 +62,8 @@ def scan_native(path: str | os.PathLike[str]) -> RawScan:
         raise RuntimeError("the native scan (_cscan) is not built")
     with DumpReader(path) as reader:
         buf, size = reader.buf, reader.size
-        first = _cscan.scan(buf, len(HEADER), None)
+        release = isinstance(buf, mmap.mmap)
+        first = _cscan.scan(buf, len(HEADER), None, release)
         if isinstance(first[0], str):
             raise _fail(buf, first, size)
         n_obj, n_ptr, n_frame, n_fptr, n_other, n_sample, n_records, _ = first
@@ -71,7 +73,7 @@ def scan_native(path: str | os.PathLike[str]) -> RawScan:
         arrays = {name: np.zeros(lengths[key], dtype) for name, dtype, key in _LAYOUT}
         second = _cscan.scan(buf, len(HEADER), (
             (n_obj, n_ptr, n_frame, n_fptr, n_other, n_sample),
-            tuple(arrays[name] for name, _, _ in _LAYOUT)))
+            tuple(arrays[name] for name, _, _ in _LAYOUT)), release)
         if isinstance(second[0], str):
             raise _fail(buf, second, size)
 
