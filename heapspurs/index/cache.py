@@ -37,8 +37,8 @@ from heapspurs.format.records import (
 from heapspurs.index.heap_index import HeapIndex, RootEdges
 from heapspurs.scan.raw import RawScan, SegmentInfo
 
-FORMAT = 1  # bump when what is cached changes
-INDEX_ARRAYS = ("addr", "size", "off", "nptr", "pstart", "poff", "pval", "pdst", "phantom",
+FORMAT = 2  # bump when what is cached changes
+INDEX_ARRAYS = ("addr", "size", "off", "pstart", "poff", "pval", "pdst", "phantom",
                 "header", "rstart", "rsrc", "rptr", "goroutine_obj", "is_goroutine",
                 "root_start", "root_order")
 ROOT_ARRAYS = tuple(f.name for f in dataclasses.fields(RootEdges))
@@ -185,7 +185,7 @@ def _read(folder: Path, path: str) -> HeapIndex:
     for name in INDEX_ARRAYS:
         length = n + 1 if name in ("pstart", "rstart", "root_start") else None
         setattr(ix, name, _array(folder, f"ix_{name}", length))
-    for name in ("addr", "size", "off", "nptr", "phantom", "header", "is_goroutine"):
+    for name in ("addr", "size", "off", "phantom", "header", "is_goroutine"):
         if len(getattr(ix, name)) != n:
             raise ValueError(f"cached {name} does not match the object count")
     ix.roots = RootEdges(**{name: _array(folder, f"root_{name}") for name in ROOT_ARRAYS})

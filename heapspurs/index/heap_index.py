@@ -55,6 +55,11 @@ def resolve_addresses(addr: np.ndarray, size: np.ndarray, values: np.ndarray,
     return np.where(inside, idx, -1).astype(np.int32)
 
 
+def ptr_index_dtype(m: int) -> type:
+    """The narrowest integer type that indexes ``m`` pointer slots (memory: 12.9 M edges)."""
+    return np.int32 if m < 2**31 else np.int64
+
+
 def reverse_edges(pstart: np.ndarray, pdst: np.ndarray, skip: np.ndarray,
                   native: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(rstart, rsrc, rptr): for each object the (source, pointer index) of edges into it."""
@@ -66,15 +71,15 @@ def reverse_edges(pstart: np.ndarray, pdst: np.ndarray, skip: np.ndarray,
         skip8 = np.ascontiguousarray(skip).view(np.uint8)
         total = _cscan.reverse(pstart, pdst, skip8, rstart, None, None, n, m)  # count only
         rsrc = np.empty(total, np.int32)
-        rptr = np.empty(total, np.int64)
-        _cscan.reverse(pstart, pdst, skip8, rstart, rsrc, rptr, n, m)
+        rptr = np.empty(total, ptr_index_dtype(m))
+        _cscan.reverse(pstart, pdst, skip8, rstart, rsrc, rptr, n, m, rptr.itemsize)
         return rstart, rsrc, rptr
     src = np.repeat(np.arange(n, dtype=np.int32), counts)
     keep = (pdst >= 0) & ~skip[src] if n else np.zeros(0, bool)
     kept = np.nonzero(keep)[0]
     rstart, rorder = csr_from_keys(pdst[kept].astype(np.int64), n)
     rptr = kept[rorder]
-    return rstart, src[rptr], rptr
+    return rstart, src[rptr], rptr.astype(ptr_index_dtype(len(pdst)))
 
 
 def csr_from_keys(keys: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -141,6 +146,9 @@ class HeapIndex:
         i = int(np.searchsorted(self.addr, np.uint64(address), side="right"))
         return (i - 1 if i > 0 else -1), (i if i < len(self.addr) else -1)
 
+    def npointers(self, obj: int) -> int:
+        return int(self.pstart[obj + 1] - self.pstart[obj])
+
     def pointers(self, obj: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(slot offsets, values, target object ids) of one object's pointer slots."""
         s, e = int(self.pstart[obj]), int(self.pstart[obj + 1])
@@ -190,7 +198,6 @@ def build_index(raw: RawScan, path: str) -> HeapIndex:
     raw.obj_pstart = np.zeros(1, np.int64)
     ix.pdst = ix.resolve(ix.pval)
     n = len(order)
-    ix.nptr = counts
     first_off = np.full(n, np.iinfo(np.int64).max, np.int64)
     has = counts > 0
     first_off[has] = ix.poff[ix.pstart[:-1][has]].astype(np.int64)

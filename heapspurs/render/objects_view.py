@@ -23,7 +23,7 @@ def size_text(n: int) -> str:
 
 
 def object_line(ix: HeapIndex, obj: int) -> str:
-    line = object_header(int(ix.addr[obj]), int(ix.nptr[obj]), int(ix.size[obj]))
+    line = object_header(int(ix.addr[obj]), ix.npointers(obj), int(ix.size[obj]))
     if ix.phantom[obj]:
         line += " [phantom]"
     return line
@@ -33,7 +33,7 @@ def object_json(ix: HeapIndex, obj: int) -> dict[str, Any]:
     out: dict[str, Any] = {
         "address": hx(int(ix.addr[obj])),
         "size": int(ix.size[obj]),
-        "pointers": int(ix.nptr[obj]),
+        "pointers": ix.npointers(obj),
         "name": None,
         "type": None,
         "phantom": bool(ix.phantom[obj]),

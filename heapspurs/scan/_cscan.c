@@ -455,8 +455,13 @@ static PyObject *py_resolve(PyObject *self, PyObject *args) {
 static PyObject *py_reverse(PyObject *self, PyObject *args) {
     PyObject *o_pstart, *o_pdst, *o_skip, *o_rstart, *o_rsrc, *o_rptr;
     Py_ssize_t n, m;
-    if (!PyArg_ParseTuple(args, "OOOOOOnn", &o_pstart, &o_pdst, &o_skip, &o_rstart, &o_rsrc,
-                          &o_rptr, &n, &m)) return NULL;
+    int rptr_bytes = 8;
+    if (!PyArg_ParseTuple(args, "OOOOOOnn|i", &o_pstart, &o_pdst, &o_skip, &o_rstart, &o_rsrc,
+                          &o_rptr, &n, &m, &rptr_bytes)) return NULL;
+    if (rptr_bytes != 4 && rptr_bytes != 8) {
+        PyErr_SetString(PyExc_ValueError, "rptr_bytes must be 4 or 8");
+        return NULL;
+    }
     int fill_edges = o_rsrc != Py_None && o_rptr != Py_None;
     Py_buffer b[6];
     int got = 0;
@@ -478,8 +483,11 @@ static PyObject *py_reverse(PyObject *self, PyObject *args) {
     const uint8_t *skip = b[2].buf;
     int64_t *rstart = b[3].buf;
     int32_t *rsrc = fill_edges ? b[4].buf : NULL;
-    int64_t *rptr = fill_edges ? b[5].buf : NULL;
-    int64_t cap_src = fill_edges ? b[4].len / 4 : 0, cap_ptr = fill_edges ? b[5].len / 8 : 0;
+    void *rptr = fill_edges ? b[5].buf : NULL;
+    int64_t cap_src = fill_edges ? b[4].len / 4 : 0;
+    int64_t cap_ptr = fill_edges ? b[5].len / rptr_bytes : 0;
+    if (rptr_bytes == 4 && m > INT32_MAX) { for (int i = 0; i < got; i++) PyBuffer_Release(&b[i]);
+        PyErr_SetString(PyExc_ValueError, "too many edges for 32-bit indexes"); return NULL; }
     int64_t total = 0;
     int bad = 0;
     Py_BEGIN_ALLOW_THREADS
@@ -506,7 +514,8 @@ static PyObject *py_reverse(PyObject *self, PyObject *args) {
                     if (v >= 0 && v < n) {
                         int64_t at = fill[v]++;
                         rsrc[at] = (int32_t)u;
-                        rptr[at] = p;
+                        if (rptr_bytes == 4) ((int32_t *)rptr)[at] = (int32_t)p;
+                        else ((int64_t *)rptr)[at] = p;
                     }
                 }
             }
