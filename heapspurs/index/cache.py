@@ -37,7 +37,7 @@ from heapspurs.format.records import (
 from heapspurs.index.heap_index import HeapIndex, RootEdges
 from heapspurs.scan.raw import RawScan, SegmentInfo
 
-FORMAT = 2  # bump when what is cached changes
+FORMAT = 3  # bump when what is cached changes
 INDEX_ARRAYS = ("addr", "size", "off", "pstart", "poff", "pval", "pdst", "phantom",
                 "header", "rstart", "rsrc", "rptr", "goroutine_obj", "is_goroutine",
                 "root_start", "root_order")

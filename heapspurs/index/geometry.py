@@ -47,32 +47,34 @@ def phantom_mask(addr: np.ndarray, size: np.ndarray, nptr: np.ndarray, version: 
     if n == 0 or not (heap_bits or green_tea):
         return np.zeros(n, bool)
     small = size <= MAX_HEAP_BITS_IN_SPAN
-    page = addr // PAGE
     # A one-page span holds pointers if any object dumped from it has pointer slots (the runtime
-    # dumps no pointer slots at all for noscan spans). Objects are sorted, so a page's objects
-    # are one run: mark the pages with pointers in a table indexed by page number.
-    first_page = page[0]
-    rel = (page - first_page).astype(np.int64)
-    if rel[-1] < 8 * n + 1024:
+    # dumps no pointer slots at all for noscan spans). Pages are numbered from the first
+    # object's page; small int32 temporaries keep this cheap on millions of objects.
+    rel = addr // PAGE - addr[0] // PAGE
+    if rel[-1] < min(8 * n + 1024, 2**31 - 1):
+        rel = rel.astype(np.int32)
         scan_page = np.zeros(int(rel[-1]) + 1, bool)
         scan_page[rel[small & (nptr > 0)]] = True
         scan = small & scan_page[rel]
     else:  # a very sparse address range: sort-based membership instead of a table
-        scan = small & np.isin(page, np.unique(page[small & (nptr > 0)]))
-    reserve = np.zeros(n, np.int64)
+        scan = small & np.isin(rel, np.unique(rel[small & (nptr > 0)]))
+    del rel
+    reserve = np.zeros(n, np.int32)
     if heap_bits:
-        reserve += np.where(scan, PAGE // ptr_size // 8, 0)
+        reserve[scan] += PAGE // ptr_size // 8
     if green_tea:
-        reserve += np.where(small & (size >= 16), 128, 0)
-    end_in_page = (addr % PAGE).astype(np.int64) + size.astype(np.int64)
+        reserve[small & (size >= 16)] += 128
+    end_in_page = (addr % PAGE).astype(np.int32)
+    end_in_page += np.minimum(size, PAGE).astype(np.int32)
     return small & (end_in_page > PAGE - reserve)
 
 
-def malloc_header_mask(size: np.ndarray, nptr: np.ndarray, first_ptr_off: np.ndarray,
+def malloc_header_mask(size: np.ndarray, nptr: np.ndarray, first_ptr_past_header: np.ndarray,
                        version: str) -> np.ndarray:
-    """True for each object that starts with a malloc header (its type descriptor address)."""
+    """True for each object that starts with a malloc header (its type descriptor address):
+    a small object over 512 bytes with pointers whose first pointer slot is not at offset 0."""
     heap_bits, _ = layout_features(version)
     if not heap_bits:
         return np.zeros(len(size), bool)
     return ((size > MAX_HEAP_BITS_IN_SPAN) & (size <= MAX_SMALL_SIZE) & (nptr > 0)
-            & (first_ptr_off >= MALLOC_HEADER))
+            & first_ptr_past_header)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from heapspurs.index.geometry import malloc_header_mask, phantom_mask
+from heapspurs.index.geometry import MALLOC_HEADER, malloc_header_mask, phantom_mask
 from heapspurs.scan.native_scan import _cscan
 from heapspurs.scan.raw import (
     ROOT_BSS,
@@ -185,10 +185,10 @@ def build_index(raw: RawScan, path: str) -> HeapIndex:
     np.cumsum(counts, out=ix.pstart[1:])
     if _cscan is not None:
         m = len(raw.ptr_off)
-        ix.poff = np.empty(m, np.uint64)
+        ix.poff = np.empty(m, raw.ptr_off.dtype)
         ix.pval = np.empty(m, np.uint64)
         _cscan.gather(order, raw.obj_pstart, ix.pstart, raw.ptr_off, raw.ptr_val, ix.poff,
-                      ix.pval, len(order), m)
+                      ix.pval, len(order), m, ix.poff.itemsize)
     else:
         gather = gather_ranges(raw.obj_pstart[:-1][order], counts)
         ix.poff = raw.ptr_off[gather]
@@ -198,12 +198,14 @@ def build_index(raw: RawScan, path: str) -> HeapIndex:
     raw.obj_pstart = np.zeros(1, np.int64)
     ix.pdst = ix.resolve(ix.pval)
     n = len(order)
-    first_off = np.full(n, np.iinfo(np.int64).max, np.int64)
+    del order
     has = counts > 0
-    first_off[has] = ix.poff[ix.pstart[:-1][has]].astype(np.int64)
+    past_header = np.zeros(n, bool)
+    past_header[has] = ix.poff[ix.pstart[:-1][has]] >= MALLOC_HEADER
     version = raw.params.version
     ix.phantom = phantom_mask(ix.addr, ix.size, counts, version, raw.params.ptr_size)
-    ix.header = malloc_header_mask(ix.size, counts, first_off, version)
+    ix.header = malloc_header_mask(ix.size, counts, past_header, version)
+    del has, past_header, counts
 
     # Reverse edges, leaving out phantoms' (garbage) pointer slots.
     ix.rstart, ix.rsrc, ix.rptr = reverse_edges(ix.pstart, ix.pdst, ix.phantom)

@@ -92,7 +92,7 @@ static uint64_t load_ptr(const Cursor *c, const uint8_t *p) {
 
 typedef struct {
     uint64_t *obj_addr, *obj_size; int64_t *obj_off, *obj_pstart;
-    uint64_t *ptr_off, *ptr_val;
+    void *ptr_off; uint64_t *ptr_val;  /* ptr_off: uint32 when Counts.off32, else uint64 */
     uint64_t *frame_sp, *frame_size; int64_t *frame_off; int32_t *frame_depth;
     uint64_t *frame_child, *frame_entry, *frame_pc; int32_t *frame_goroutine;
     int64_t *frame_name_off, *frame_name_len, *frame_pstart;
@@ -103,11 +103,13 @@ typedef struct {
 
 typedef struct {
     int64_t n_obj, n_ptr, n_frame, n_fptr, n_other, n_sample, n_records, n_goroutine;
+    uint64_t max_obj_size;
+    int off32;
 } Counts;
 
 /* Walk a fieldlist; store offsets/values if dst arrays are given. */
-static int fieldlist(Cursor *c, Py_ssize_t contents_off, uint64_t size, uint64_t *offs,
-                     uint64_t *vals, int64_t *count, int64_t cap) {
+static int fieldlist(Cursor *c, Py_ssize_t contents_off, uint64_t size, void *offs,
+                     uint64_t *vals, int64_t *count, int64_t cap, int off32) {
     for (;;) {
         uint64_t kind, off;
         if (uvarint(c, &kind) < 0) return -1;
@@ -128,7 +130,8 @@ static int fieldlist(Cursor *c, Py_ssize_t contents_off, uint64_t size, uint64_t
         }
         if (offs) {
             if (*count >= cap) { c->err = "dump changed between passes"; return -1; }
-            offs[*count] = off;
+            if (off32) ((uint32_t *)offs)[*count] = (uint32_t)off;
+            else ((uint64_t *)offs)[*count] = off;
             vals[*count] = load_ptr(c, c->buf + contents_off + off);
         }
         (*count)++;
@@ -173,7 +176,12 @@ static int walk(Cursor *c, Out *o, Counts *n, const Counts *cap, int64_t *err_re
             int64_t before = n->n_ptr;
             if (o && n->n_obj >= cap->n_obj) { c->err = "dump changed between passes"; goto fail; }
             if (fieldlist(c, coff, size, o ? o->ptr_off : NULL, o ? o->ptr_val : NULL,
-                          &n->n_ptr, cap ? cap->n_ptr : 0) < 0) goto fail;
+                          &n->n_ptr, cap ? cap->n_ptr : 0, cap ? cap->off32 : 0) < 0) goto fail;
+            if (size > n->max_obj_size) n->max_obj_size = size;
+            if (o && cap->off32 && size > UINT32_MAX) {
+                c->err = "dump changed between passes";
+                goto fail;
+            }
             if (o) {
                 o->obj_addr[n->n_obj] = addr;
                 o->obj_size[n->n_obj] = size;
@@ -193,7 +201,7 @@ static int walk(Cursor *c, Out *o, Counts *n, const Counts *cap, int64_t *err_re
                 bytes_field(c, &name_off, &name_len) < 0) goto fail;
             if (o && n->n_frame >= cap->n_frame) { c->err = "dump changed between passes"; goto fail; }
             if (fieldlist(c, coff, size, o ? o->fptr_off : NULL, o ? o->fptr_val : NULL,
-                          &n->n_fptr, cap ? cap->n_fptr : 0) < 0) goto fail;
+                          &n->n_fptr, cap ? cap->n_fptr : 0, 0) < 0) goto fail;
             if (o) {
                 int64_t i = n->n_frame;
                 o->frame_sp[i] = sp;
@@ -266,7 +274,7 @@ static int walk(Cursor *c, Out *o, Counts *n, const Counts *cap, int64_t *err_re
             case TAG_DATA: case TAG_BSS: {
                 uint64_t addr, size; Py_ssize_t coff; int64_t dummy = 0;
                 if (uvarint(c, &addr) < 0 || bytes_field(c, &coff, &size) < 0) goto fail;
-                if (fieldlist(c, coff, size, NULL, NULL, &dummy, 0) < 0) goto fail;
+                if (fieldlist(c, coff, size, NULL, NULL, &dummy, 0, 0) < 0) goto fail;
                 break;
             }
             case TAG_DEFER: if (skip_n(c, 7) < 0) goto fail; break;
@@ -327,8 +335,8 @@ static PyObject *py_scan(PyObject *self, PyObject *args) {
         }
         capacity = PyTuple_GET_ITEM(arrays, 0);
         PyObject *list = PyTuple_GET_ITEM(arrays, 1);
-        if (!PyArg_ParseTuple(capacity, "LLLLLL", &cap.n_obj, &cap.n_ptr, &cap.n_frame,
-                              &cap.n_fptr, &cap.n_other, &cap.n_sample)) goto done;
+        if (!PyArg_ParseTuple(capacity, "LLLLLLp", &cap.n_obj, &cap.n_ptr, &cap.n_frame,
+                              &cap.n_fptr, &cap.n_other, &cap.n_sample, &cap.off32)) goto done;
         if (!PyTuple_Check(list) || PyTuple_GET_SIZE(list) != 22) {
             PyErr_SetString(PyExc_TypeError, "expected 22 buffers");
             goto done;
@@ -352,8 +360,9 @@ static PyObject *py_scan(PyObject *self, PyObject *args) {
         result = Py_BuildValue("(snLn)", c.err ? c.err : "malformed", err_offset, err_record,
                                record_start);
     } else {
-        result = Py_BuildValue("(LLLLLLLL)", n.n_obj, n.n_ptr, n.n_frame, n.n_fptr, n.n_other,
-                               n.n_sample, n.n_records, n.n_goroutine);
+        result = Py_BuildValue("(LLLLLLLLK)", n.n_obj, n.n_ptr, n.n_frame, n.n_fptr, n.n_other,
+                               n.n_sample, n.n_records, n.n_goroutine,
+                               (unsigned long long)n.max_obj_size);
     }
 done:
     for (int i = 0; i < nbufs; i++) PyBuffer_Release(&bufs[i]);
@@ -539,10 +548,15 @@ fail:
 static PyObject *py_gather(PyObject *self, PyObject *args) {
     PyObject *o[7];
     Py_ssize_t n, m;
-    if (!PyArg_ParseTuple(args, "OOOOOOOnn", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &o[6],
-                          &n, &m)) return NULL;
+    int off_bytes = 8;
+    if (!PyArg_ParseTuple(args, "OOOOOOOnn|i", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &o[6],
+                          &n, &m, &off_bytes)) return NULL;
+    if (off_bytes != 4 && off_bytes != 8) {
+        PyErr_SetString(PyExc_ValueError, "off_bytes must be 4 or 8");
+        return NULL;
+    }
     Py_buffer b[7];
-    Py_ssize_t sizes[7] = {8, 8, 8, 8, 8, 8, 8};
+    Py_ssize_t sizes[7] = {8, 8, 8, off_bytes, 8, off_bytes, 8};
     Py_ssize_t counts[7] = {n, n + 1, n + 1, m, m, m, m};
     int writable[7] = {0, 0, 0, 0, 0, 1, 1};
     int got = 0;
@@ -551,8 +565,10 @@ static PyObject *py_gather(PyObject *self, PyObject *args) {
         got++;
     }
     const int64_t *order = b[0].buf, *old_ps = b[1].buf, *new_ps = b[2].buf;
-    const uint64_t *soff = b[3].buf, *sval = b[4].buf;
-    uint64_t *doff = b[5].buf, *dval = b[6].buf;
+    const char *soff = b[3].buf;
+    const uint64_t *sval = b[4].buf;
+    char *doff = b[5].buf;
+    uint64_t *dval = b[6].buf;
     int bad = 0;
     Py_BEGIN_ALLOW_THREADS
     for (Py_ssize_t i = 0; i < n && !bad; i++) {
@@ -560,7 +576,7 @@ static PyObject *py_gather(PyObject *self, PyObject *args) {
         if (j < 0 || j >= n) { bad = 1; break; }
         int64_t s = old_ps[j], e = old_ps[j + 1], d = new_ps[i];
         if (s < 0 || e < s || e > m || d < 0 || d + (e - s) > m) { bad = 1; break; }
-        memcpy(doff + d, soff + s, sizeof(uint64_t) * (size_t)(e - s));
+        memcpy(doff + d * off_bytes, soff + s * off_bytes, (size_t)off_bytes * (size_t)(e - s));
         memcpy(dval + d, sval + s, sizeof(uint64_t) * (size_t)(e - s));
     }
     Py_END_ALLOW_THREADS

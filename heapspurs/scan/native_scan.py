@@ -17,7 +17,7 @@ from heapspurs.format.reader import HEADER, DumpReader
 from heapspurs.format.records import (
     TAG_NAMES,
 )
-from heapspurs.scan.raw import RawScan, SmallTables
+from heapspurs.scan.raw import RawScan, SmallTables, offset_dtype
 
 try:
     from heapspurs.scan import _cscan
@@ -66,13 +66,15 @@ def scan_native(path: str | os.PathLike[str]) -> RawScan:
         first = _cscan.scan(buf, len(HEADER), None, release)
         if isinstance(first[0], str):
             raise _fail(buf, first, size)
-        n_obj, n_ptr, n_frame, n_fptr, n_other, n_sample, n_records, _ = first
+        n_obj, n_ptr, n_frame, n_fptr, n_other, n_sample, n_records, _, max_size = first
+        off_type = offset_dtype(max_size)
         lengths = {"obj": n_obj, "obj+1": n_obj + 1, "ptr": n_ptr, "frame": n_frame,
                    "frame+1": n_frame + 1, "fptr": n_fptr, "other": n_other,
                    "sample": n_sample}
-        arrays = {name: np.zeros(lengths[key], dtype) for name, dtype, key in _LAYOUT}
+        arrays = {name: np.zeros(lengths[key], off_type if name == "ptr_off" else dtype)
+                  for name, dtype, key in _LAYOUT}
         second = _cscan.scan(buf, len(HEADER), (
-            (n_obj, n_ptr, n_frame, n_fptr, n_other, n_sample),
+            (n_obj, n_ptr, n_frame, n_fptr, n_other, n_sample, off_type == np.uint32),
             tuple(arrays[name] for name, _, _ in _LAYOUT)), release)
         if isinstance(second[0], str):
             raise _fail(buf, second, size)

@@ -19,7 +19,7 @@ from heapspurs.format.records import (
     Object,
     StackFrame,
 )
-from heapspurs.scan.raw import RawScan, SmallTables
+from heapspurs.scan.raw import RawScan, SmallTables, offset_dtype
 
 
 def _np(a: array, dtype: type) -> np.ndarray:
@@ -84,7 +84,9 @@ def scan_python(path: str | os.PathLike[str]) -> RawScan:
             params=reader.params, file_size=reader.size,
             obj_addr=_np(obj_addr, np.uint64), obj_size=_np(obj_size, np.uint64),
             obj_off=_np(obj_off, np.int64), obj_pstart=csr(obj_np),
-            ptr_off=_np(ptr_off, np.uint64), ptr_val=_np(ptr_val, np.uint64),
+            ptr_off=_np(ptr_off, np.uint64).astype(
+                offset_dtype(max(obj_size, default=0)), copy=False),
+            ptr_val=_np(ptr_val, np.uint64),
             frame_sp=_np(f_sp, np.uint64), frame_size=_np(f_size, np.uint64),
             frame_off=_np(f_off, np.int64), frame_depth=_np(f_depth, np.int32),
             frame_child=_np(f_child, np.uint64), frame_entry=_np(f_entry, np.uint64),

@@ -35,6 +35,11 @@ ROOT_FINALIZER = 6
 ROOT_QUEUED_FINALIZER = 7
 ROOT_OTHER = 8
 
+def offset_dtype(max_object_size: int) -> type:
+    """Pointer slot offsets fit in 32 bits unless some object is larger than 4 GiB."""
+    return np.uint32 if max_object_size <= 2**32 else np.uint64
+
+
 ROOT_KIND_NAMES = {
     ROOT_DATA: "data",
     ROOT_BSS: "bss",
@@ -99,7 +104,7 @@ class RawScan(SmallTables):
     obj_size: np.ndarray  # uint64
     obj_off: np.ndarray  # int64: file offset of the contents
     obj_pstart: np.ndarray  # int64[n+1]
-    ptr_off: np.ndarray  # uint64: slot offset inside the object
+    ptr_off: np.ndarray  # uint32 (uint64 if an object is over 4 GiB): slot offset in the object
     ptr_val: np.ndarray  # uint64: the pointer stored there
     # Stack frames, in file order (a goroutine's frames follow it, innermost first).
     frame_sp: np.ndarray  # uint64
