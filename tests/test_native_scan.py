@@ -93,3 +93,21 @@ def test_native_index_helpers_match_numpy(big_run, leaks_run):
                         reverse_edges(ix.pstart, ix.pdst, ix.phantom, native=False),
                         strict=True):
             assert np.array_equal(a, b)
+
+
+def test_native_bfs_matches_numpy(big_run):
+    """Same reached set and the same (shortest) path lengths, forward from the roots and
+    backward from the most-owned object."""
+    from heapspurs.analysis.traverse import UNSEEN, bfs_parents, path_to_source
+    from heapspurs.index.load import load_index
+
+    ix = load_index(str(big_run.dump))
+    target = ix.find(int(big_run.facts["first_record"], 16))
+    for indptr, targets, sources in ((ix.pstart, ix.pdst, ix.roots.obj),
+                                     (ix.rstart, ix.rsrc, [target])):
+        a = bfs_parents(indptr, targets, sources, ix.count, blocked=ix.phantom)
+        b = bfs_parents(indptr, targets, sources, ix.count, blocked=ix.phantom, native=False)
+        assert np.array_equal(a == UNSEEN, b == UNSEEN)
+        reached = np.nonzero(a != UNSEEN)[0]
+        for node in reached[:: max(1, len(reached) // 200)].tolist():
+            assert len(path_to_source(a, node)) == len(path_to_source(b, node))

@@ -39,7 +39,7 @@ def layout_features(version: str) -> tuple[bool, bool]:
     return heap_bits, green_tea
 
 
-def phantom_mask(addr: np.ndarray, size: np.ndarray, nptr: np.ndarray, version: str,
+def phantom_mask(addr: np.ndarray, size: np.ndarray, has_ptr: np.ndarray, version: str,
                  ptr_size: int = 8) -> np.ndarray:
     """True for each object (sorted by address) that is a reserved span tail, not a real object."""
     heap_bits, green_tea = layout_features(version)
@@ -54,10 +54,10 @@ def phantom_mask(addr: np.ndarray, size: np.ndarray, nptr: np.ndarray, version: 
     if rel[-1] < min(8 * n + 1024, 2**31 - 1):
         rel = rel.astype(np.int32)
         scan_page = np.zeros(int(rel[-1]) + 1, bool)
-        scan_page[rel[small & (nptr > 0)]] = True
+        scan_page[rel[small & has_ptr]] = True
         scan = small & scan_page[rel]
     else:  # a very sparse address range: sort-based membership instead of a table
-        scan = small & np.isin(rel, np.unique(rel[small & (nptr > 0)]))
+        scan = small & np.isin(rel, np.unique(rel[small & has_ptr]))
     del rel
     reserve = np.zeros(n, np.int32)
     if heap_bits:
@@ -69,12 +69,12 @@ def phantom_mask(addr: np.ndarray, size: np.ndarray, nptr: np.ndarray, version: 
     return small & (end_in_page > PAGE - reserve)
 
 
-def malloc_header_mask(size: np.ndarray, nptr: np.ndarray, first_ptr_past_header: np.ndarray,
+def malloc_header_mask(size: np.ndarray, has_ptr: np.ndarray, first_ptr_past_header: np.ndarray,
                        version: str) -> np.ndarray:
     """True for each object that starts with a malloc header (its type descriptor address):
     a small object over 512 bytes with pointers whose first pointer slot is not at offset 0."""
     heap_bits, _ = layout_features(version)
     if not heap_bits:
         return np.zeros(len(size), bool)
-    return ((size > MAX_HEAP_BITS_IN_SPAN) & (size <= MAX_SMALL_SIZE) & (nptr > 0)
+    return ((size > MAX_HEAP_BITS_IN_SPAN) & (size <= MAX_SMALL_SIZE) & has_ptr
             & first_ptr_past_header)

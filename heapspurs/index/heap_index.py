@@ -183,6 +183,8 @@ def build_index(raw: RawScan, path: str) -> HeapIndex:
     counts = np.diff(raw.obj_pstart)[order]
     ix.pstart = np.zeros(len(order) + 1, np.int64)
     np.cumsum(counts, out=ix.pstart[1:])
+    has = counts > 0
+    del counts  # pstart says it all; free it before the pointer slots are gathered
     if _cscan is not None:
         m = len(raw.ptr_off)
         ix.poff = np.empty(m, raw.ptr_off.dtype)
@@ -190,7 +192,7 @@ def build_index(raw: RawScan, path: str) -> HeapIndex:
         _cscan.gather(order, raw.obj_pstart, ix.pstart, raw.ptr_off, raw.ptr_val, ix.poff,
                       ix.pval, len(order), m, ix.poff.itemsize)
     else:
-        gather = gather_ranges(raw.obj_pstart[:-1][order], counts)
+        gather = gather_ranges(raw.obj_pstart[:-1][order], np.diff(ix.pstart))
         ix.poff = raw.ptr_off[gather]
         ix.pval = raw.ptr_val[gather]
         del gather
@@ -199,13 +201,12 @@ def build_index(raw: RawScan, path: str) -> HeapIndex:
     ix.pdst = ix.resolve(ix.pval)
     n = len(order)
     del order
-    has = counts > 0
     past_header = np.zeros(n, bool)
     past_header[has] = ix.poff[ix.pstart[:-1][has]] >= MALLOC_HEADER
     version = raw.params.version
-    ix.phantom = phantom_mask(ix.addr, ix.size, counts, version, raw.params.ptr_size)
-    ix.header = malloc_header_mask(ix.size, counts, past_header, version)
-    del has, past_header, counts
+    ix.phantom = phantom_mask(ix.addr, ix.size, has, version, raw.params.ptr_size)
+    ix.header = malloc_header_mask(ix.size, has, past_header, version)
+    del has, past_header
 
     # Reverse edges, leaving out phantoms' (garbage) pointer slots.
     ix.rstart, ix.rsrc, ix.rptr = reverse_edges(ix.pstart, ix.pdst, ix.phantom)
