@@ -104,3 +104,26 @@ def test_output_never_overwrites_the_dump(leaks):
     assert res.status == 2 and "input file" in res.err
     res = run(run_.dump, "--address", run_.facts["bss"]["addr"], "-o", "x.jpeg")
     assert res.status == 2 and "format" in res.err
+
+
+def test_without_graphviz_the_dot_file_is_written_and_status_is_3(leaks, tmp_path):
+    import os
+    import sys
+
+    from clirun import run_process
+
+    run_, _ = leaks
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    (bindir / "python").symlink_to(sys.executable)  # a PATH with python but without dot
+    out = tmp_path / "g.svg"
+    env_path = os.environ["PATH"]
+    os.environ["PATH"] = str(bindir)
+    try:
+        res = run_process(run_.dump, "--address", run_.facts["bss"]["addr"], "-o", out)
+    finally:
+        os.environ["PATH"] = env_path
+    assert res.status == 3, res.err
+    assert "Graphviz" in res.err and "apt-get install graphviz" in res.err
+    assert not out.exists()
+    assert (tmp_path / "g.dot").read_text().startswith("digraph heapspurs {")
