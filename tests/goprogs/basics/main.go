@@ -163,9 +163,10 @@ func main() {
 		"num_goroutine":      runtime.NumGoroutine(),
 		"blocked_goroutines": blocked,
 		"panic_arg":          hx(unsafe.Pointer(panicArg)),
-		"bss_global": map[string]string{
+		// addr: the global itself; slot: the pointer word inside it; points_to: its value.
+		"bss_global": map[string]string{"addr": hx(unsafe.Pointer(&bssGlobal)),
 			"slot": hx(unsafe.Pointer(&bssGlobal)), "points_to": hx(unsafe.Pointer(bssGlobal))},
-		"data_global": map[string]string{
+		"data_global": map[string]string{"addr": hx(unsafe.Pointer(&dataGlobal)),
 			"slot": hx(unsafe.Pointer(&dataGlobal.P)), "points_to": hx(unsafe.Pointer(dataGlobal.P))},
 		"objects":         objects,
 		"finalizer_obj":   hx(unsafe.Pointer(withFinalizer)),

@@ -124,7 +124,7 @@ func setupGlobals(out fact) {
 
 	arr := make([]*int, 1000)
 	sliceHolder = arr[500:600]
-	out["interior_slice"] = fact{"addr": hx(unsafe.Pointer(&arr[0])), "size": 8 * len(arr),
+	out["interior_slice"] = fact{"addr": hx(unsafe.Pointer(&arr[0])), "size": int(unsafe.Sizeof(arr[0])) * len(arr),
 		"kind": "bss", "slot": hx(unsafe.Pointer(&sliceHolder)),
 		"value": hx(unsafe.Pointer(&arr[500])), "function": nil}
 
