@@ -8,6 +8,7 @@ these fixtures fail (error) with pip's message: they are never skipped.
     basics_run   DumpRun of tests/goprogs/basics built with go_version
     leaks_run    DumpRun of tests/goprogs/leaks built with go_version
     big_run      DumpRun of tests/goprogs/big (N=50000) built with the newest release only
+    names_run    DumpRun of tests/goprogs/names (globals, statics, OID classes) with go_version
 """
 
 from __future__ import annotations
@@ -60,3 +61,8 @@ def leaks_run(go_version):
 @pytest.fixture(scope="session")
 def big_run():
     return run_dump("big", NEWEST)
+
+
+@pytest.fixture(scope="session")
+def names_run(go_version):
+    return run_dump("names", go_version)

@@ -135,10 +135,11 @@ def source_hash(program: str) -> str:
     return h.hexdigest()[:16]
 
 
-def build(program: str, version: str) -> Path:
-    """The binary of tests/goprogs/<program> built with Go ``version``, cached as
-    CACHE/bin/<program>-<version>-<source hash>."""
-    out = CACHE / "bin" / f"{program}-{version}-{source_hash(program)}"
+def build(program: str, version: str, ldflags: str = "") -> Path:
+    """The binary of tests/goprogs/<program> built with Go ``version`` (and ``-ldflags``, e.g.
+    "-s -w" to strip it), cached as CACHE/bin/<program>-<version>-<source hash>[-<flags hash>]."""
+    suffix = "-" + hashlib.sha256(ldflags.encode()).hexdigest()[:8] if ldflags else ""
+    out = CACHE / "bin" / f"{program}-{version}-{source_hash(program)}{suffix}"
     if out.exists():
         return out
     env = go_env(version)
@@ -150,7 +151,8 @@ def build(program: str, version: str) -> Path:
         with tempfile.TemporaryDirectory(prefix="heapspurs-build-") as tmp:
             src = Path(tmp) / program
             shutil.copytree(PROGRAMS / program, src)
-            p = subprocess.run([str(Path(env["GOROOT"]) / "bin" / "go"), "build", "-o",
+            flags = [f"-ldflags={ldflags}"] if ldflags else []
+            p = subprocess.run([str(Path(env["GOROOT"]) / "bin" / "go"), "build", *flags, "-o",
                                 str(tmp_bin), "."], cwd=src, env=env, capture_output=True,
                                text=True, timeout=900)
         if p.returncode != 0 or not tmp_bin.exists():

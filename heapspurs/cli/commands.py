@@ -12,6 +12,7 @@ import click
 import numpy as np
 
 from heapspurs.analysis.anchors import find_anchors
+from heapspurs.analysis.find import find_objects
 from heapspurs.analysis.keepalive import keepalive_graph
 from heapspurs.analysis.owners import owner_tree
 from heapspurs.analysis.reach import summarize
@@ -19,6 +20,8 @@ from heapspurs.cli.errors import NotFound
 from heapspurs.format.reader import DumpReader
 from heapspurs.index import load as index_load
 from heapspurs.index.heap_index import HeapIndex
+from heapspurs.names.attach import attach_names
+from heapspurs.names.naming import names_of
 from heapspurs.render import native_print
 from heapspurs.render.anchors_view import anchors_json, anchors_text
 from heapspurs.render.files import check_not_input
@@ -28,13 +31,16 @@ from heapspurs.render.hexdump_view import hexdump_lines, pointer_slot_lines
 from heapspurs.render.objects_view import (
     object_json,
     object_line,
+    object_pointer_lines,
+    object_pointers_json,
+    print_names,
     resolution_note,
     size_text,
     stack_lines,
 )
 from heapspurs.render.output import write_lines
 from heapspurs.render.owners_view import owners_json, owners_text
-from heapspurs.render.records_text import hx, record_lines
+from heapspurs.render.records_text import NO_NAMES, hx, record_lines
 
 PROGRESS_MIN_BYTES = 64 << 20  # smaller dumps index in well under a second
 
@@ -45,33 +51,58 @@ class Options:
     conservative: bool = False
     use_cache: bool = True
     as_json: bool = False
+    program: str | None = None  # --program BINARY
+    oid: str | None = None  # --oid FILE
+    strict: bool = False
+
+    @property
+    def naming(self) -> bool:
+        return bool(self.program or self.oid)
 
 
-def load_index(path: str, use_cache: bool = True) -> HeapIndex:
-    """The index, with a progress bar on stderr when it is a terminal and the dump is big."""
+def warn(text: str) -> None:
+    click.echo(f"heapspurs: warning: {text}", err=True)
+
+
+def load_index(path: str, opts: Options | None = None) -> HeapIndex:
+    """The index with the names asked for attached; a progress bar on stderr when it is a
+    terminal and the dump is big."""
+    opts = opts or Options()
     big = os.path.getsize(path) > PROGRESS_MIN_BYTES
     if not (big and sys.stderr.isatty()):
-        return index_load.load_index(path, use_cache)
-    with click.progressbar(length=len(index_load.STAGES), label="Indexing the dump",
-                           file=sys.stderr, show_eta=False) as bar:
-        return index_load.load_index(path, use_cache, progress=lambda stage: bar.update(1))
+        ix = index_load.load_index(path, opts)
+    else:
+        with click.progressbar(length=len(index_load.STAGES), label="Indexing the dump",
+                               file=sys.stderr, show_eta=False) as bar:
+            ix = index_load.load_index(path, opts.use_cache, progress=lambda stage: bar.update(1))
+    if opts.naming:
+        attach_names(ix, opts.program, opts.oid, opts.strict, warn)
+    return ix
 
 
 def emit_json(data: Any) -> None:
     write_lines([json.dumps(data, indent=2)])
 
 
-def print_dump(path: str) -> None:
-    """--print: every record in file order, streamed (constant memory)."""
+def print_dump(path: str, opts: Options | None = None) -> None:
+    """--print: every record in file order, streamed (constant memory). With names, the index
+    is loaded first (named objects, the statics named through globals need it)."""
+    opts = opts or Options()
+    names = NO_NAMES
+    table = None
+    if opts.naming:
+        ix = load_index(path, opts)
+        table = names_of(ix).print_table()
+        names = print_names(names_of(ix))
     with DumpReader(path) as reader:
         if native_print.AVAILABLE:
-            native_print.print_records(reader)
+            native_print.print_records(reader, names, table)
             return
         pointers = reader.pointer_values
 
         def lines():
             for _, record in reader.records():
-                yield from record_lines(record, pointers)
+                yield from record_lines(record, pointers, names)
 
         write_lines(lines())
 
@@ -109,7 +140,7 @@ def locate(ix: HeapIndex, address: int, opts: Options) -> tuple[int, str | None]
 
 def summary(path: str, opts: Options) -> None:
     """No question asked: what is in the dump."""
-    ix = load_index(path, opts.use_cache)
+    ix = load_index(path, opts)
     s = summarize(ix)
     if opts.as_json:
         emit_json({"params": {"version": ix.params.version, "arch": ix.params.arch,
@@ -130,7 +161,7 @@ def summary(path: str, opts: Options) -> None:
 
 
 def anchors(path: str, address: int, opts: Options) -> None:
-    ix = load_index(path, opts.use_cache)
+    ix = load_index(path, opts)
     obj, note = locate(ix, address, opts)
     report = find_anchors(ix, obj, conservative=opts.conservative)
     if opts.as_json:
@@ -140,7 +171,7 @@ def anchors(path: str, address: int, opts: Options) -> None:
 
 
 def owners(path: str, address: int, depth: int, opts: Options) -> None:
-    ix = load_index(path, opts.use_cache)
+    ix = load_index(path, opts)
     obj, note = locate(ix, address, opts)
     tree = owner_tree(ix, obj, depth, phantoms=opts.phantoms)
     if opts.as_json:
@@ -151,7 +182,7 @@ def owners(path: str, address: int, depth: int, opts: Options) -> None:
 
 def hexdump(path: str, address: int, opts: Options) -> None:
     """--hexdump of the object (or stack frame) containing ``address``."""
-    ix = load_index(path, opts.use_cache)
+    ix = load_index(path, opts)
     obj = ix.find(address)
     frame = frame_at(ix, address) if obj < 0 else None
     if frame is not None:
@@ -181,7 +212,7 @@ def graph(path: str, address: int, output: str, max_nodes: int, all_owners: bool
     """--address alone: draw what keeps the object alive into ``output`` (heapdump.svg)."""
     check_not_input(output, [path])
     output_format(output)  # a bad extension fails before any work
-    ix = load_index(path, opts.use_cache)
+    ix = load_index(path, opts)
     obj, note = locate(ix, address, opts)
     g = keepalive_graph(ix, obj, max_nodes=max_nodes, all_owners=all_owners)
     title = f"What keeps {hx(int(ix.addr[obj]))} alive"
@@ -193,3 +224,24 @@ def graph(path: str, address: int, output: str, max_nodes: int, all_owners: bool
     write_lines(lines)
     write_graph(graph_dot(ix, g, title), output)
     write_lines([f"Wrote {output}"])
+
+
+def find(path: str, pattern: str, opts: Options) -> None:
+    """--find REGEX: the objects whose name matches, as --print shows them."""
+    ix = load_index(path, opts)
+    if names_of(ix).object_ids is None:
+        raise click.UsageError("--find searches object names: give --oid FILE "
+                               "(the names of object ids)")
+    found = find_objects(ix, pattern, phantoms=opts.phantoms)
+    if opts.as_json:
+        emit_json({"pattern": pattern, "objects": [
+            {**object_json(ix, o), "pointer_count": ix.npointers(o),
+             "pointers": object_pointers_json(ix, o)} for o in found.tolist()]})
+    else:
+        def lines():
+            for o in found.tolist():
+                yield object_line(ix, o)
+                yield from object_pointer_lines(ix, o)
+        write_lines(lines())
+    if not len(found):
+        raise NotFound(f"no object's name matches {pattern!r}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
@@ -23,6 +24,9 @@ from heapspurs.cli.errors import (
 from heapspurs.format.errors import DumpFormatError
 from heapspurs.render.files import UnsafeOutput
 from heapspurs.render.graph_file import GraphvizMissing
+
+if TYPE_CHECKING:
+    from heapspurs.cli import commands
 
 
 def parse_address(text: str) -> int:
@@ -62,11 +66,20 @@ Exit status: 0 answered; 1 nothing found (e.g. no object at --address);
               help="Node budget of the graph: above it, only each anchor's shortest path.")
 @click.option("--all-owners", is_flag=True,
               help="Graph: also draw owners that reach the object only through itself.")
+@click.option("--program", metavar="BINARY", type=click.Path(dir_okay=False),
+              help="The Go program that wrote the dump (ELF): names globals and functions.")
+@click.option("--oid", metavar="FILE", type=click.Path(dir_okay=False),
+              help="Object ids: lines 'ID NAME'; an object whose first word is ID is NAME.")
+@click.option("--find", "--search", "find_pattern", metavar="REGEX",
+              help="Print the objects whose name matches REGEX (names from --oid).")
+@click.option("--strict", is_flag=True,
+              help="Fail (exit 2) when --program does not match the dump, instead of warning.")
 @click.option("--no-cache", is_flag=True, help="Neither read nor write the on-disk index cache.")
 @click.version_option(package_name="heapspurs")
 def cli(dump: str, print_records: bool, address: str | None, anchors: bool, owners: int | None,
         hexdump: bool, as_json: bool, phantoms: bool, conservative: bool, output: str,
-        max_nodes: int, all_owners: bool, no_cache: bool) -> None:
+        max_nodes: int, all_owners: bool, program: str | None, oid: str | None,
+        find_pattern: str | None, strict: bool, no_cache: bool) -> None:
     """Analyze a Go heap dump written by runtime/debug.WriteHeapDump.
 
     \b
@@ -75,29 +88,38 @@ def cli(dump: str, print_records: bool, address: str | None, anchors: bool, owne
       heapspurs dump.bin --address 0xc000019680 --owners 2
       heapspurs dump.bin --address 0xc0004821a0 --hexdump
       heapspurs dump.bin --address 0xc000019680        # writes heapdump.svg
+      heapspurs --program ./server dump.bin --address 0xc000019680 --anchors
+      heapspurs --oid oid.txt dump.bin --find 'WebrtcSource'
     """
+    from heapspurs.cli.commands import Options
+
+    options = Options(phantoms=phantoms, conservative=conservative, use_cache=not no_cache,
+                      as_json=as_json, program=program, oid=oid, strict=strict)
     try:
-        run_command(dump, print_records, address, anchors, owners, hexdump, as_json, phantoms,
-                    conservative, output, max_nodes, all_owners, no_cache)
+        run_command(dump, print_records, address, anchors, owners, hexdump, output, max_nodes,
+                    all_owners, find_pattern, options)
     except BrokenPipeError:
         raise OutputClosed from None  # click would turn EPIPE into exit status 1
 
 
 def run_command(dump: str, print_records: bool, address: str | None, anchors: bool,
-                owners: int | None, hexdump: bool, as_json: bool, phantoms: bool,
-                conservative: bool, output: str, max_nodes: int, all_owners: bool,
-                no_cache: bool) -> None:
+                owners: int | None, hexdump: bool, output: str, max_nodes: int, all_owners: bool,
+                find_pattern: str | None, options: commands.Options) -> None:
     from heapspurs.cli import commands
 
     if os.path.isdir(dump):
         raise DumpFormatError("not a Go heap dump: it is a directory")
+    for given in (options.program, options.oid):
+        if given and os.path.exists(given) and os.path.samefile(given, dump):
+            raise click.UsageError(f"{given} is the dump itself")
     if print_records:
-        commands.print_dump(dump)
+        commands.print_dump(dump, options)
+        return
+    if find_pattern is not None:
+        commands.find(dump, find_pattern, options)
         return
     if (anchors or owners is not None or hexdump) and address is None:
         raise click.UsageError("--anchors, --owners and --hexdump need --address")
-    options = commands.Options(phantoms=phantoms, conservative=conservative,
-                               use_cache=not no_cache, as_json=as_json)
     if address is None:
         commands.summary(dump, options)
         return

@@ -104,6 +104,8 @@ class RootEdges:
 class HeapIndex:
     """Everything the analyses need, as arrays. Build with :func:`build_index`."""
 
+    names: object | None = None  # set by heapspurs.names.attach (read with names.naming.names_of)
+
     def __init__(self, raw: RawScan, path: str):
         self.raw = raw
         self.path = path

@@ -7,13 +7,24 @@ from typing import Any
 
 from heapspurs.analysis.anchors import Anchor, AnchorReport, finalizer_of
 from heapspurs.index.heap_index import HeapIndex
+from heapspurs.names.naming import names_of
 from heapspurs.render.objects_view import object_json, object_line
-from heapspurs.render.records_text import hx
+from heapspurs.render.records_text import hx, named
 from heapspurs.render.roots_view import root_json, root_lines
 
 
 def path_text(ix: HeapIndex, path: list[int]) -> str:
-    return " -> ".join(f"{hx(int(ix.addr[o]))} ({int(ix.size[o])} B)" for o in path)
+    names = names_of(ix)
+
+    def one(o: int) -> str:
+        name = names.object_name(o)
+        return f"{hx(int(ix.addr[o]))}{' ' + name if name else ''} ({int(ix.size[o])} B)"
+    return " -> ".join(one(o) for o in path)
+
+
+def anchor_symbol(ix: HeapIndex, a: Anchor) -> str | None:
+    """The global a data/BSS anchor's slot lies in (``main.cache+0x8``), when names are known."""
+    return names_of(ix).global_name(a.slot) if a.kind in ("bss", "data") else None
 
 
 def slot_text(ix: HeapIndex, a: Anchor) -> str:
@@ -23,7 +34,7 @@ def slot_text(ix: HeapIndex, a: Anchor) -> str:
         off = a.slot - int(ix.raw.frame_sp[a.ref])
         return f"slot {hx(a.slot)} (frame offset {off}) = {hx(a.value)}"
     if a.kind in ("bss", "data"):
-        return f"slot {hx(a.slot)} = {hx(a.value)}"
+        return f"slot {named(a.slot, anchor_symbol(ix, a))} = {hx(a.value)}"
     return f"{hx(a.slot)} -> {hx(a.value)}"
 
 
@@ -49,7 +60,10 @@ def anchors_text(ix: HeapIndex, report: AnchorReport, note: str | None) -> Itera
 
 
 def _one(ix: HeapIndex, a: Anchor) -> Iterator[str]:
-    yield from root_lines(ix, a.kind, a.ref)
+    head, *rest = root_lines(ix, a.kind, a.ref)
+    symbol = anchor_symbol(ix, a)
+    yield f"{head} via {symbol} ({hx(a.slot)})" if symbol else head
+    yield from rest
     yield f"  {slot_text(ix, a)}"
     fin = finalizer_of(ix, a)
     if fin is not None and fin in a.path:
@@ -64,7 +78,7 @@ def anchors_json(ix: HeapIndex, report: AnchorReport, note: str | None) -> dict[
             "kind": a.kind,
             "slot": hx(a.slot),
             "value": hx(a.value),
-            "symbol": None,
+            "symbol": anchor_symbol(ix, a),
             **root_json(ix, a.kind, a.ref),
             "path": [hx(int(ix.addr[o])) for o in a.path],
         }

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from heapspurs.analysis.keepalive import KeepAliveGraph
 from heapspurs.index.heap_index import HeapIndex
+from heapspurs.names.naming import names_of
 from heapspurs.render.objects_view import size_text
 from heapspurs.render.records_text import hx
 
@@ -69,11 +70,15 @@ def graph_dot(ix: HeapIndex, g: KeepAliveGraph, title: str) -> str:
         indeg[v] = indeg.get(v, 0) + 1
     for a in g.anchors:
         indeg[a.path[0]] = indeg.get(a.path[0], 0) + 1
+    names = names_of(ix)
     for n in g.nodes:
+        name = names.object_name(n)
         attrs: dict[str, str | int] = {
-            "label": f"Object ({size_text(int(ix.size[n]))})\n{hx(int(ix.addr[n]))}",
+            "label": f"{name or 'Object'} ({size_text(int(ix.size[n]))})\n{hx(int(ix.addr[n]))}",
             "shape": "ellipse",
         }
+        if name:
+            attrs["fontcolor"] = "darkgreen"  # named by the OID file, as the original did
         if n == g.target:
             attrs.update(style="filled", fillcolor="yellow")
         elif indeg.get(n, 0) == 0:
@@ -93,7 +98,7 @@ def graph_dot(ix: HeapIndex, g: KeepAliveGraph, title: str) -> str:
         first = a.path[0]
         eattrs: dict[str, str | int] = {}
         if a.kind in ("bss", "data"):
-            eattrs["taillabel"] = hx(a.slot)
+            eattrs["taillabel"] = names.global_name(a.slot) or hx(a.slot)
         off = a.value - int(ix.addr[first])
         if off and not (off == 8 and ix.header[first]):
             eattrs.update(color="red", headlabel=f"{hx(a.value)} (offset = {off})")

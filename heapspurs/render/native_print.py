@@ -9,7 +9,8 @@ import sys
 
 from heapspurs.format.reader import HEADER, RELEASE_EVERY, DumpReader
 from heapspurs.format.records import EndOfFile
-from heapspurs.render.records_text import record_lines
+from heapspurs.names.table import NameTable
+from heapspurs.render.records_text import NO_NAMES, PrintNames, record_lines
 from heapspurs.scan.native_scan import _cscan
 
 AVAILABLE = _cscan is not None
@@ -32,8 +33,12 @@ def _output() -> tuple[int, object]:
     return -1, lambda data: out.write(data.decode("utf-8", errors="replace"))
 
 
-def print_records(reader: DumpReader) -> None:
+def print_records(reader: DumpReader, names: PrintNames = NO_NAMES,
+                  table: NameTable | None = None) -> None:
+    """Every record; ``table`` names pointer values and objects on the native side, ``names``
+    the same (and globals, functions) on the records the reader decodes."""
     sys.stdout.flush()
+    arrays = table.c_arrays() if table is not None and len(table) else None
     fd, write = _output()
     buf = reader.buf
     pos = len(HEADER)
@@ -46,7 +51,7 @@ def print_records(reader: DumpReader) -> None:
             buf.madvise(mmap.MADV_DONTNEED, released, upto - released)
             released = upto
         text, pos, done = _cscan.format(buf, pos, reader.ptr_size == 8,
-                                        reader.byteorder == "big", CHUNK, fd)
+                                        reader.byteorder == "big", CHUNK, fd, arrays)
         number += done
         if text:
             write(text)
@@ -56,7 +61,7 @@ def print_records(reader: DumpReader) -> None:
         _, record = next(reader.records(start=pos, number=number))
         number += 1
         pos = reader.position
-        lines = list(record_lines(record, reader.pointer_values))
+        lines = list(record_lines(record, reader.pointer_values, names))
         write(("\n".join(lines) + "\n").encode("utf-8", errors="replace"))
         if isinstance(record, EndOfFile):
             break

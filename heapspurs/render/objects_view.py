@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from heapspurs.index.geometry import MALLOC_HEADER
 from heapspurs.index.heap_index import HeapIndex
+from heapspurs.names.naming import Names, names_of
 from heapspurs.render.records_text import (
+    PrintNames,
     frame_header,
     goroutine_header,
     hx,
+    named,
     object_header,
 )
 
@@ -23,7 +28,9 @@ def size_text(n: int) -> str:
 
 
 def object_line(ix: HeapIndex, obj: int) -> str:
-    line = object_header(int(ix.addr[obj]), ix.npointers(obj), int(ix.size[obj]))
+    """``Object @ 0x... with N pointers in M bytes``, ``Object`` replaced by its name if known."""
+    line = object_header(int(ix.addr[obj]), ix.npointers(obj), int(ix.size[obj]),
+                         names_of(ix).object_name(obj))
     if ix.phantom[obj]:
         line += " [phantom]"
     return line
@@ -34,7 +41,7 @@ def object_json(ix: HeapIndex, obj: int) -> dict[str, Any]:
         "address": hx(int(ix.addr[obj])),
         "size": int(ix.size[obj]),
         "pointers": ix.npointers(obj),
-        "name": None,
+        "name": names_of(ix).object_name(obj),
         "type": None,
         "phantom": bool(ix.phantom[obj]),
         "malloc_header": bool(ix.header[obj]),
@@ -74,3 +81,30 @@ def frame_line(ix: HeapIndex, frame: int) -> str:
                         ix.frame_name(frame),
                         int(raw.frame_pstart[frame + 1] - raw.frame_pstart[frame]),
                         int(raw.frame_size[frame]), int(raw.frame_child[frame]))
+
+
+def object_pointer_lines(ix: HeapIndex, obj: int, indent: str = "  ") -> list[str]:
+    """The object's non-nil pointers as ``--print`` shows them, each value with its name."""
+    offs, vals, _ = ix.pointers(obj)
+    keep = np.nonzero(vals)[0]
+    base = int(ix.addr[obj])
+    names = names_of(ix).value_names(vals[keep])
+    return [f"{indent}Pointer[{i}]@{hx(base + int(offs[i]))} = {named(int(vals[i]), name)}"
+            for i, name in zip(keep.tolist(), names, strict=True)]
+
+
+def object_pointers_json(ix: HeapIndex, obj: int) -> list[dict[str, Any]]:
+    offs, vals, dst = ix.pointers(obj)
+    keep = np.nonzero(vals)[0]
+    base = int(ix.addr[obj])
+    names = names_of(ix).value_names(vals[keep])
+    return [{"index": i, "slot": hx(base + int(offs[i])), "value": hx(int(vals[i])),
+             "name": name, "target": hx(int(ix.addr[dst[i]])) if dst[i] >= 0 else None}
+            for i, name in zip(keep.tolist(), names, strict=True)]
+
+
+def print_names(names: Names) -> PrintNames:
+    """The namers ``--print`` and the record lines use, from the names the user gave."""
+    table = names.print_table()
+    return PrintNames(value=table.label, slot=names.global_name, object=names.object_at,
+                      function=names.function_name, funcval=names.funcval_name)

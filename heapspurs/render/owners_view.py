@@ -8,8 +8,9 @@ from typing import Any
 from heapspurs.analysis.owners import OwnerNode
 from heapspurs.index.geometry import MALLOC_HEADER
 from heapspurs.index.heap_index import HeapIndex
+from heapspurs.names.naming import names_of
 from heapspurs.render.objects_view import object_json, object_line
-from heapspurs.render.records_text import hx
+from heapspurs.render.records_text import hx, named
 from heapspurs.render.roots_view import root_json, root_lines
 
 
@@ -29,7 +30,7 @@ def owners_text(ix: HeapIndex, obj: int, tree: list[OwnerNode], note: str | None
             via = f"Pointer[{node.field_index}]@{hx(node.slot)} = {hx(node.value)}"
         else:
             head, *rest = root_lines(ix, node.kind, node.ref)
-            via = f"slot {hx(node.slot)} = {hx(node.value)}"
+            via = f"slot {named(node.slot, _symbol(ix, node))} = {hx(node.value)}"
         suffix = f" (offset = {node.offset})" if node.offset else ""
         if node.offset == MALLOC_HEADER and ix.header[owned]:
             suffix = " (the object, past its malloc header)"
@@ -40,6 +41,10 @@ def owners_text(ix: HeapIndex, obj: int, tree: list[OwnerNode], note: str | None
                 yield pad + line
         yield f"{pad}  via {via}{suffix}"
         stack.extend((c, level + 1, node.obj) for c in reversed(node.owners))
+
+
+def _symbol(ix: HeapIndex, node: OwnerNode) -> str | None:
+    return names_of(ix).global_name(node.slot) if node.kind in ("bss", "data") else None
 
 
 def _node_json(ix: HeapIndex, node: OwnerNode) -> dict[str, Any]:
@@ -54,7 +59,7 @@ def _node_json(ix: HeapIndex, node: OwnerNode) -> dict[str, Any]:
         out["object"] = object_json(ix, node.obj)
     else:
         out.update(root_json(ix, node.kind, node.ref))
-        out["symbol"] = None
+        out["symbol"] = _symbol(ix, node)
     if node.cycle:
         out["cycle"] = True
     if node.seen:

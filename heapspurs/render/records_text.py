@@ -8,6 +8,7 @@ profile bucket.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 from heapspurs.format.records import (
     AllocSample,
@@ -30,6 +31,30 @@ from heapspurs.format.records import (
 )
 
 PointerReader = Callable[[bytes, list[int]], list[int]]
+Namer = Callable[[int], "str | None"]
+
+
+def _none(_: int) -> str | None:
+    return None
+
+
+@dataclass(frozen=True)
+class PrintNames:
+    """How ``--print`` names addresses (each returns None when it knows no name)."""
+
+    value: Namer = _none  # what a pointer value points at: named object, global, function
+    slot: Namer = _none  # the global variable a data/BSS pointer slot lies in
+    object: Namer = _none  # the name heading the object that starts at an address
+    function: Namer = _none  # the function containing a code address
+    funcval: Namer = _none  # the function a funcval (closure) runs
+
+
+NO_NAMES = PrintNames()
+
+
+def named(value: int, name: str | None) -> str:
+    """``0x1234`` or ``0x1234 (name)``."""
+    return f"{hx(value)} ({name})" if name else hx(value)
 
 
 def hx(value: int) -> str:
@@ -61,20 +86,23 @@ def goroutine_header(g: Goroutine) -> str:
     return f"Goroutine[{g.goid}] @ {hx(g.address)}: {state}, Stack @ {hx(g.sp)}"
 
 
-def finalizer_line(f: Finalizer) -> str:
+def finalizer_line(f: Finalizer, names: PrintNames = NO_NAMES) -> str:
     kind = "QueuedFinalizer" if f.queued else "RegisteredFinalizer"
     return (
-        f"{kind} @ {hx(f.object)}: FuncVal: {hx(f.funcval)}, Type: {hx(f.fint)}, "
+        f"{kind} @ {named(f.object, names.object(f.object))}: "
+        f"FuncVal: {named(f.funcval, names.funcval(f.funcval))}, Type: {hx(f.fint)}, "
         f"Object Type: {hx(f.ot)}"
     )
 
 
-def pointer_lines(base: int, fields: list[int], values: list[int],
-                  indent: str = "  ") -> Iterator[str]:
-    """The original's pointer lines: index in the fieldlist, slot address, value; nil skipped."""
+def pointer_lines(base: int, fields: list[int], values: list[int], indent: str = "  ",
+                  names: PrintNames = NO_NAMES, slots: bool = False) -> Iterator[str]:
+    """The original's pointer lines: index in the fieldlist, slot address, value; nil skipped.
+    Names follow the value they describe (and, with ``slots``, the slot: a global)."""
     for i, (off, val) in enumerate(zip(fields, values, strict=False)):
         if val:
-            yield f"{indent}Pointer[{i}]@{hx(base + off)} = {hx(val)}"
+            slot = named(base + off, names.slot(base + off)) if slots else hx(base + off)
+            yield f"{indent}Pointer[{i}]@{slot} = {named(val, names.value(val))}"
 
 
 def memstats_line(m: MemStats) -> str:
@@ -84,21 +112,24 @@ def memstats_line(m: MemStats) -> str:
     return "MemStats: {" + " ".join(parts) + "}"
 
 
-def record_lines(record: Record, pointers: PointerReader) -> Iterator[str]:
+def record_lines(record: Record, pointers: PointerReader,
+                 names: PrintNames = NO_NAMES) -> Iterator[str]:
     """All lines ``--print`` shows for one record."""
     if isinstance(record, Object):
-        yield object_header(record.address, len(record.fields), record.size)
+        yield object_header(record.address, len(record.fields), record.size,
+                            names.object(record.address))
         yield from pointer_lines(record.address, record.fields,
-                                 pointers(record.contents, record.fields))
+                                 pointers(record.contents, record.fields), names=names)
     elif isinstance(record, StackFrame):
         yield frame_header(record.depth, record.sp, record.name, len(record.fields),
                            record.size, record.child_sp)
         yield from pointer_lines(record.sp, record.fields,
-                                 pointers(record.contents, record.fields))
+                                 pointers(record.contents, record.fields), names=names)
     elif isinstance(record, Segment):
         yield segment_header(record)
         yield from pointer_lines(record.address, record.fields,
-                                 pointers(record.contents, record.fields))
+                                 pointers(record.contents, record.fields), names=names,
+                                 slots=True)
     elif isinstance(record, TypeRecord):
         yield (f"TypeDescriptor for '{record.name}' @ {hx(record.address)}: "
                f"Objects are {record.size} bytes")
@@ -113,7 +144,7 @@ def record_lines(record: Record, pointers: PointerReader) -> Iterator[str]:
             f"Architecture={record.arch}, GOEXPERIMENT={record.version}, Cpus={record.ncpu}"
         )
     elif isinstance(record, Finalizer):
-        yield finalizer_line(record)
+        yield finalizer_line(record, names)
     elif isinstance(record, OSThread):
         yield f"OsThread @ {hx(record.address)}: GoId = {record.go_id}; OsId = {hx(record.os_id)}"
     elif isinstance(record, MemStats):
@@ -121,8 +152,9 @@ def record_lines(record: Record, pointers: PointerReader) -> Iterator[str]:
     elif isinstance(record, Defer):
         yield (
             f"DeferRecord @ {hx(record.address)}: Goroutine = {hx(record.goroutine)}, "
-            f"SP = {hx(record.sp)}, PC = {hx(record.pc)}, FuncVal = {hx(record.funcval)}, "
-            f"Fn = {hx(record.fn_pc)}, Next = {hx(record.link)}"
+            f"SP = {hx(record.sp)}, PC = {named(record.pc, names.function(record.pc))}, "
+            f"FuncVal = {named(record.funcval, names.funcval(record.funcval))}, "
+            f"Fn = {named(record.fn_pc, names.function(record.fn_pc))}, Next = {hx(record.link)}"
         )
     elif isinstance(record, Panic):
         yield (

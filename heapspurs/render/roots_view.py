@@ -6,7 +6,8 @@ from typing import Any
 
 from heapspurs.analysis.anchors import frame_of_defer
 from heapspurs.index.heap_index import HeapIndex
-from heapspurs.render.objects_view import frame_line, stack_lines
+from heapspurs.names.naming import names_of
+from heapspurs.render.objects_view import frame_line, print_names, stack_lines
 from heapspurs.render.records_text import finalizer_line, hx
 
 
@@ -52,7 +53,7 @@ def root_lines(ix: HeapIndex, kind: str, ref: int) -> list[str]:
         return [f"PanicRecord @ {hx(p.address)}: the argument of a running panic",
                 *stack_lines(ix, g, None)]
     if kind in ("finalizer", "queued_finalizer"):
-        return [finalizer_line(ix.raw.finalizers[ref])]
+        return [finalizer_line(ix.raw.finalizers[ref], print_names(names_of(ix)))]
     if kind == "other":
         r = ix.raw.other_roots[ref]
         return [f"OtherRoot @ {hx(r.address)}: {r.description}"]

@@ -601,10 +601,14 @@ static PyObject *py_bfs(PyObject *self, PyObject *args) {
         return NULL;
     Py_buffer b[5];
     int got = 0;
-    if (get_buf(o_ptr, &b[0], 0, 8, n + 1) < 0) goto fail; got++;
-    if (get_buf(o_tgt, &b[1], 0, 4, m) < 0) goto fail; got++;
-    if (get_buf(o_src, &b[2], 0, 8, ns) < 0) goto fail; got++;
-    if (get_buf(o_par, &b[3], 1, 8, n) < 0) goto fail; got++;
+    if (get_buf(o_ptr, &b[0], 0, 8, n + 1) < 0) goto fail;
+    got++;
+    if (get_buf(o_tgt, &b[1], 0, 4, m) < 0) goto fail;
+    got++;
+    if (get_buf(o_src, &b[2], 0, 8, ns) < 0) goto fail;
+    got++;
+    if (get_buf(o_par, &b[3], 1, 8, n) < 0) goto fail;
+    got++;
     int has_blk = o_blk != Py_None;
     if (has_blk) { if (get_buf(o_blk, &b[4], 0, 1, n) < 0) goto fail; got++; }
     const int64_t *indptr = b[0].buf;
@@ -735,8 +739,43 @@ static int collect_fields(Cursor *c, uint64_t size, uint64_t **offs, size_t *n, 
     }
 }
 
+/* Named address ranges for --print (sorted, non-overlapping): see names/table.py. */
+typedef struct {
+    const uint64_t *start, *end;
+    const int64_t *label;   /* offset of each row's NUL-terminated label in blob */
+    const char *blob;
+    Py_ssize_t n, blob_len;
+} Names;
+
+static Py_ssize_t names_row(const Names *nm, uint64_t v) {
+    if (!nm || nm->n == 0) return -1;
+    Py_ssize_t lo = 0, hi = nm->n;  /* first row with start > v */
+    while (lo < hi) {
+        Py_ssize_t mid = lo + (hi - lo) / 2;
+        if (nm->start[mid] <= v) lo = mid + 1; else hi = mid;
+    }
+    if (lo == 0 || v >= nm->end[lo - 1]) return -1;
+    return lo - 1;
+}
+
+/* The row's label as names/table.py offset_label() writes it: "name", "name+0x8",
+   "main.x → (static) +0x8". */
+static void put_label(Text *t, const Names *nm, Py_ssize_t row, uint64_t v) {
+    int64_t off = nm->label[row];
+    if (off < 0 || off >= nm->blob_len) return;
+    const char *s = nm->blob + off;
+    size_t len = strnlen(s, (size_t)(nm->blob_len - off));
+    text_put(t, s, len);
+    uint64_t delta = v - nm->start[row];
+    if (delta) {
+        if (len && s[len - 1] == ')') PUT(t, " ");
+        PUT(t, "+");
+        text_hex(t, delta);
+    }
+}
+
 static void pointer_lines(Text *t, const Cursor *c, uint64_t base, Py_ssize_t coff,
-                          const uint64_t *offs, size_t n) {
+                          const uint64_t *offs, size_t n, const Names *nm) {
     for (size_t i = 0; i < n && !t->failed; i++) {
         if (t->fd >= 0 && t->len >= t->limit) text_flush(t);
         uint64_t v = load_ptr(c, c->buf + coff + offs[i]);
@@ -747,6 +786,12 @@ static void pointer_lines(Text *t, const Cursor *c, uint64_t base, Py_ssize_t co
         text_hex(t, base + offs[i]);
         PUT(t, " = ");
         text_hex(t, v);
+        Py_ssize_t row = names_row(nm, v);
+        if (row >= 0) {
+            PUT(t, " (");
+            put_label(t, nm, row, v);
+            PUT(t, ")");
+        }
         PUT(t, "\n");
     }
 }
@@ -757,14 +802,38 @@ static void pointer_lines(Text *t, const Cursor *c, uint64_t base, Py_ssize_t co
  * ``limit`` bytes of text, or until a record of another kind (or a malformed one), which the
  * caller then decodes with the reference reader from ``next``. With ``fd`` the text is written
  * there in ``limit``-sized pieces (constant memory even for a record with millions of
- * pointers) and the returned text is empty.
+ * pointers) and the returned text is empty. With ``names`` = (starts, ends, label offsets,
+ * labels) pointer values get the name of the range they point into, and an object that starts
+ * a range is headed by that name instead of "Object".
  */
 static PyObject *py_format(PyObject *self, PyObject *args) {
     Py_buffer view;
     Py_ssize_t start, limit;
     int ptr_size, big_endian, fd = -1;
-    if (!PyArg_ParseTuple(args, "y*nppn|i", &view, &start, &ptr_size, &big_endian, &limit, &fd))
+    PyObject *names_arg = Py_None;
+    if (!PyArg_ParseTuple(args, "y*nppn|iO", &view, &start, &ptr_size, &big_endian, &limit, &fd,
+                          &names_arg))
         return NULL;
+    Py_buffer nb[4];
+    int nbuf = 0;
+    Names names = {0}, *nm = NULL;
+    if (names_arg != Py_None) {
+        if (!PyTuple_Check(names_arg) || PyTuple_GET_SIZE(names_arg) != 4) {
+            PyErr_SetString(PyExc_TypeError, "names must be (starts, ends, labels, blob)");
+            goto names_fail;
+        }
+        for (; nbuf < 4; nbuf++)
+            if (PyObject_GetBuffer(PyTuple_GET_ITEM(names_arg, nbuf), &nb[nbuf],
+                                   PyBUF_C_CONTIGUOUS) < 0) goto names_fail;
+        Py_ssize_t rows = nb[0].len / 8;
+        if (nb[1].len != rows * 8 || nb[2].len != rows * 8) {
+            PyErr_SetString(PyExc_ValueError, "inconsistent names arrays");
+            goto names_fail;
+        }
+        names.start = nb[0].buf; names.end = nb[1].buf; names.label = nb[2].buf;
+        names.blob = nb[3].buf; names.blob_len = nb[3].len; names.n = rows;
+        nm = &names;
+    }
     Cursor c = {0};
     c.buf = view.buf;
     c.end = view.len;
@@ -791,14 +860,26 @@ static PyObject *py_format(PyObject *self, PyObject *args) {
             uint64_t addr, size; Py_ssize_t coff;
             if (uvarint(&c, &addr) < 0 || bytes_field(&c, &coff, &size) < 0 ||
                 collect_fields(&c, size, &offs, &noffs, &capoffs) < 0) break;
-            PUT(&t, "Object @ ");
+            /* Named if a range starts here, or 8 bytes in (past a malloc header): an object
+               bigger than 8 bytes has no neighbour starting inside it. */
+            Py_ssize_t row = names_row(nm, addr);
+            if (!(row >= 0 && nm->start[row] == addr) && size > 8) {
+                row = names_row(nm, addr + 8);
+                if (row >= 0 && nm->start[row] != addr + 8) row = -1;
+            }
+            if (row >= 0 && (nm->start[row] == addr || nm->start[row] == addr + 8)) {
+                put_label(&t, nm, row, nm->start[row]);
+                PUT(&t, " @ ");
+            } else {
+                PUT(&t, "Object @ ");
+            }
             text_hex(&t, addr);
             PUT(&t, " with ");
             text_dec(&t, noffs);
             PUT(&t, " pointers in ");
             text_dec(&t, size);
             PUT(&t, " bytes\n");
-            pointer_lines(&t, &c, addr, coff, offs, noffs);
+            pointer_lines(&t, &c, addr, coff, offs, noffs, nm);
         } else if (tag == TAG_STACK_FRAME) {
             uint64_t sp, depth, child, size, entry, pc, cont, name_len;
             Py_ssize_t coff, name_off;
@@ -822,7 +903,7 @@ static PyObject *py_format(PyObject *self, PyObject *args) {
             PUT(&t, " bytes; child = ");
             text_hex(&t, child);
             PUT(&t, "\n");
-            pointer_lines(&t, &c, sp, coff, offs, noffs);
+            pointer_lines(&t, &c, sp, coff, offs, noffs, nm);
         } else if (tag == TAG_ALLOC_SAMPLE) {
             uint64_t addr, bucket;
             if (uvarint(&c, &addr) < 0 || uvarint(&c, &bucket) < 0) break;
@@ -842,6 +923,7 @@ static PyObject *py_format(PyObject *self, PyObject *args) {
     Py_END_ALLOW_THREADS
     PyMem_RawFree(offs);
     PyBuffer_Release(&view);
+    for (int i = 0; i < nbuf; i++) PyBuffer_Release(&nb[i]);
     if (t.write_errno) {
         PyMem_RawFree(t.data);
         errno = t.write_errno;
@@ -852,6 +934,10 @@ static PyObject *py_format(PyObject *self, PyObject *args) {
     PyMem_RawFree(t.data);
     if (!text) return NULL;
     return Py_BuildValue("(NnL)", text, done_at, records);
+names_fail:
+    for (int i = 0; i < nbuf; i++) PyBuffer_Release(&nb[i]);
+    PyBuffer_Release(&view);
+    return NULL;
 }
 
 static PyMethodDef methods[] = {
@@ -860,7 +946,7 @@ static PyMethodDef methods[] = {
     {"resolve", py_resolve, METH_VARARGS,
      "resolve(addr, size, values, out, n, m): containing object of each value, or -1"},
     {"format", py_format, METH_VARARGS,
-     "format(buffer, start, is64, big_endian, limit[, fd]) -> (text, next offset, records)"},
+     "format(buffer, start, is64, big_endian, limit[, fd[, names]]) -> (text, next offset, records)"},
     {"bfs", py_bfs, METH_VARARGS,
      "bfs(indptr, targets, sources, blocked, parent, n, m, nsources): BFS parents in place"},
     {"gather", py_gather, METH_VARARGS,
