@@ -40,11 +40,15 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=1_400_000, help="records in the heap")
     ap.add_argument("--runs", type=int, default=3, help="runs per command (median reported)")
+    ap.add_argument("--only", default="", help="run only the rows whose name contains this")
     args = ap.parse_args()
     run = run_dump("big", NEWEST, str(args.n))
     size_mb = run.dump.stat().st_size / 1e6
     exe = [sys.executable, "-m", "heapspurs", str(run.dump)]
     target = run.facts["first_record"]
+    (ROOT / "build").mkdir(exist_ok=True)
+    oids = ROOT / "build" / "bench-oid.txt"  # Record.ID is its first word: ids 0..999 named
+    oids.write_text("".join(f"{i} bench.Record{i % 10}\n" for i in range(1000)))
     ask = [*exe, "--address", target]
     commands = {
         "--print > /dev/null": [*exe, "--print"],
@@ -55,9 +59,13 @@ def main() -> None:
         "warm: --hexdump": [*ask, "--hexdump"],
         "warm: summary (reachability)": exe,
         "warm: graph, most-owned object": [*ask, "-o", str(ROOT / "build" / "bench.svg")],
+        "warm: --oid --find (1000 ids)": [*exe, "--oid", str(oids), "--find", r"Record7$"],
+        "warm: --program --anchors": [*ask, "--program", str(run.binary), "--anchors"],
+        "warm: --program --oid --print": [*exe, "--program", str(run.binary), "--oid",
+                                          str(oids), "--print"],
     }
+    commands = {k: v for k, v in commands.items() if args.only in k}
     measure([*ask, "--anchors"])  # fill the cache for the warm rows
-    (ROOT / "build").mkdir(exist_ok=True)
     print(f"dump: {run.dump} ({size_mb:.0f} MB, N = {args.n}, Go {run.version})")
     print(f"{'command':<34} {'median s':>9} {'min s':>7} {'peak RSS MB':>12}")
     for name, cmd in commands.items():

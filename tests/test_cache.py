@@ -74,3 +74,22 @@ def test_symlinked_cache_is_ignored(leaks_run, tmp_path, monkeypatch, capsys):
     load_index(str(leaks_run.dump))
     assert list(elsewhere.iterdir()) == []
     assert "ignoring the index cache" in capsys.readouterr().err
+
+
+def test_first_words_are_kept_beside_the_index_and_checked(names_run, cache_home, tmp_path):
+    """--oid needs each object's first word: computed once, kept in the cache folder, and
+    recomputed (same answer) when that file is damaged."""
+    oids = tmp_path / "oid.txt"
+    oids.write_text("".join(f"{k} {v}\n" for k, v in names_run.facts["oids"].items()))
+    args = (names_run.dump, "--oid", oids, "--find", "main", "--json")
+    first = run(*args)
+    assert first.status == 0
+    extra = list(cache_home.rglob("extra_first_word.npy"))
+    assert len(extra) == 1
+    ix = load_index(str(names_run.dump), use_cache=False)
+    from heapspurs.names.oids import _read_first_words
+
+    assert np.array_equal(np.load(extra[0]), _read_first_words(ix))
+    extra[0].write_bytes(b"\x93NUMPY damaged")
+    assert run(*args).out == first.out
+    assert np.array_equal(np.load(extra[0]), _read_first_words(ix))

@@ -16,6 +16,7 @@ import os
 import shutil
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -130,6 +131,7 @@ def save(ix: HeapIndex, path: str) -> None:
         }
         (tmp / "meta.json").write_text(json.dumps(meta))
         os.replace(tmp, final)
+        ix.cache_folder = final
     except OSError as e:
         _notice(f"could not write the index cache: {e.strerror or e}")
     finally:
@@ -189,4 +191,30 @@ def _read(folder: Path, path: str) -> HeapIndex:
         if len(getattr(ix, name)) != n:
             raise ValueError(f"cached {name} does not match the object count")
     ix.roots = RootEdges(**{name: _array(folder, f"root_{name}") for name in ROOT_ARRAYS})
+    ix.cache_folder = folder
     return ix
+
+
+def derived(ix: HeapIndex, name: str, compute: Callable[[], np.ndarray]) -> np.ndarray:
+    """A per-object array computed from the index and the dump (e.g. each object's first word),
+    kept beside the cached index once computed; recomputed when missing or unsound."""
+    folder = getattr(ix, "cache_folder", None)
+    target = folder / f"extra_{name}.npy" if folder is not None else None
+    if target is not None and target.is_file() and not target.is_symlink():
+        try:
+            return _array(folder, f"extra_{name}", ix.count)
+        except (OSError, ValueError):
+            pass
+    value = compute()
+    if target is not None and folder.is_dir() and not folder.is_symlink():
+        fd, tmp = tempfile.mkstemp(prefix=f".extra_{name}.", suffix=".npy", dir=folder)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                np.save(f, value, allow_pickle=False)
+            os.replace(tmp, target)
+        except OSError as e:
+            _notice(f"could not write the index cache: {e.strerror or e}")
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+    return value

@@ -105,6 +105,7 @@ class HeapIndex:
     """Everything the analyses need, as arrays. Build with :func:`build_index`."""
 
     names: object | None = None  # set by heapspurs.names.attach (read with names.naming.names_of)
+    cache_folder: object | None = None  # the on-disk cache folder this index lives in, if any
 
     def __init__(self, raw: RawScan, path: str):
         self.raw = raw

@@ -4,16 +4,21 @@ binary belongs to the dump, warn (or, with ``--strict``, fail) when it does not.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from heapspurs.index.heap_index import HeapIndex
-from heapspurs.names.binary_check import check_binary
-from heapspurs.names.elf_binary import Binary, read_binary
 from heapspurs.names.errors import BinaryError
 from heapspurs.names.naming import Names
 from heapspurs.names.oids import object_name_ids, read_oid_file
 
+if TYPE_CHECKING:
+    from heapspurs.names.elf_binary import Binary
+
 
 def load_binary(path: str, ix: HeapIndex, strict: bool, warn: Callable[[str], None]) -> Binary:
+    from heapspurs.names.binary_check import check_binary  # pyelftools: only when asked for
+    from heapspurs.names.elf_binary import read_binary
+
     binary = read_binary(path)
     problems = check_binary(binary, ix.params, ix.raw.segments)
     if problems:

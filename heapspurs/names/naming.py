@@ -4,13 +4,17 @@ the index as ``ix.names``; :func:`names_of` gives an index's names (none when no
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from heapspurs.index.geometry import MALLOC_HEADER
 from heapspurs.index.heap_index import HeapIndex
-from heapspurs.names.elf_binary import Binary
 from heapspurs.names.statics import static_names
 from heapspurs.names.table import NameTable, offset_label
+
+if TYPE_CHECKING:
+    from heapspurs.names.elf_binary import Binary
 
 
 class Names:

@@ -8,6 +8,7 @@ import os
 
 import numpy as np
 
+from heapspurs.index import cache
 from heapspurs.index.geometry import MALLOC_HEADER
 from heapspurs.index.heap_index import HeapIndex
 from heapspurs.names.errors import OidFileError
@@ -54,21 +55,29 @@ def read_oid_file(path: str) -> dict[int, str]:
     return oids
 
 
-def first_words(ix: HeapIndex) -> tuple[np.ndarray, np.ndarray]:
-    """(word, valid) per object: its first pointer-sized word, past the malloc header if it has
-    one, in the dump's byte order; ``valid`` is False for objects too small to hold it."""
+def first_words(ix: HeapIndex) -> np.ndarray:
+    """Each object's first pointer-sized word, past its malloc header if it has one, in the
+    dump's byte order (0 for objects too small to hold one). Kept beside the cached index."""
+    return cache.derived(ix, "first_word", lambda: _read_first_words(ix))
+
+
+def _read_first_words(ix: HeapIndex) -> np.ndarray:
     ptr = ix.params.ptr_size
     skip = np.where(ix.header, MALLOC_HEADER, 0).astype(np.uint64)
-    valid = ix.size >= skip + np.uint64(ptr)
+    valid = np.nonzero(ix.size >= skip + np.uint64(ptr))[0]
     off = ix.off[valid].astype(np.int64) + skip[valid].astype(np.int64)
-    buf = np.frombuffer(ix._map(), np.uint8)
-    word = np.zeros(len(off), np.uint64)
-    for k in range(ptr):
-        shift = (ptr - 1 - k) if ix.params.big_endian else k
-        word |= buf[off + k].astype(np.uint64) << np.uint64(8 * shift)
+    del skip
+    mm = ix._map()
+    dtype = np.dtype(f"{'>' if ix.params.big_endian else '<'}u{ptr}")
     out = np.zeros(len(ix.addr), np.uint64)
-    out[valid] = word
-    return out, valid
+    # One gather per alignment: a word-sized view of the file at each of the ptr offsets.
+    rem = off % ptr
+    for r in range(ptr):
+        sel = np.nonzero(rem == r)[0]
+        if len(sel) and len(mm) > r:
+            view = np.frombuffer(mm, dtype=dtype, offset=r, count=(len(mm) - r) // ptr)
+            out[valid[sel]] = view[(off[sel] - r) // ptr]
+    return out
 
 
 def object_name_ids(ix: HeapIndex, oids: dict[int, str]) -> tuple[np.ndarray, list[str]]:
@@ -78,7 +87,11 @@ def object_name_ids(ix: HeapIndex, oids: dict[int, str]) -> tuple[np.ndarray, li
         return np.full(n, -1, np.int32), []
     keys = np.array(sorted(oids), np.uint64)
     labels = [oids[int(k)] for k in keys.tolist()]
-    word, valid = first_words(ix)
-    pos = np.minimum(np.searchsorted(keys, word), len(keys) - 1)
-    hit = valid & (keys[pos] == word)
-    return np.where(hit, pos, -1).astype(np.int32), labels
+    word = first_words(ix)
+    pos = np.minimum(np.searchsorted(keys, word), len(keys) - 1).astype(np.int32)
+    hit = keys[pos] == word
+    if keys[0] == 0:  # an id of 0 must not name the objects too small to hold a word
+        small = ix.size < np.where(ix.header, MALLOC_HEADER, 0) + ix.params.ptr_size
+        hit &= ~small
+    pos[~hit] = -1
+    return pos, labels
