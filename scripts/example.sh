@@ -15,8 +15,8 @@ ADDR=$(build/leaky build/leaky.dump)
 echo "leaky: the leaked session is at $ADDR"
 echo "\$ heapspurs build/leaky.dump"
 .venv/bin/heapspurs build/leaky.dump
-echo "\$ heapspurs build/leaky.dump --address $ADDR --anchors"
-.venv/bin/heapspurs build/leaky.dump --address "$ADDR" --anchors
-echo "\$ heapspurs build/leaky.dump --address $ADDR"
-.venv/bin/heapspurs build/leaky.dump --address "$ADDR"
+echo "\$ heapspurs --program build/leaky build/leaky.dump --address $ADDR --anchors"
+.venv/bin/heapspurs --program build/leaky build/leaky.dump --address "$ADDR" --anchors
+echo "\$ heapspurs --program build/leaky build/leaky.dump --address $ADDR"
+.venv/bin/heapspurs --program build/leaky build/leaky.dump --address "$ADDR"
 echo "open heapdump.svg in a browser to see what keeps $ADDR alive"

@@ -13,12 +13,20 @@ if ! .venv/bin/python -m pip install -q -e '.[test]' >.venv/install.log 2>&1; th
   exit 1
 fi
 .venv/bin/python -c "import heapspurs, click, numpy" # fail loudly if the install did not work
-if ! command -v dot >/dev/null 2>&1; then
+# Debian packages: Graphviz's dot draws the graphs; Chromium is the browser the tests open
+# heapdump.svg in (the tests that need it are skipped without it).
+missing=()
+command -v dot >/dev/null 2>&1 || missing+=(graphviz)
+if [ "${HEAPSPURS_SETUP_BROWSER:-1}" = 1 ]; then
+  command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 \
+    || missing+=(chromium)
+fi
+if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "setup: installing Graphviz (dot) from Debian" >&2
-    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz) >/dev/null \
-      || echo "setup: could not install Graphviz; graph tests will fail" >&2
+    echo "setup: installing ${missing[*]} from Debian" >&2
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}") \
+      >/dev/null 2>&1 || echo "setup: could not install ${missing[*]}" >&2
   else
-    echo "setup: Graphviz 'dot' is missing; install the graphviz package" >&2
+    echo "setup: missing Debian packages: ${missing[*]} (install them for the graph tests)" >&2
   fi
 fi

@@ -106,6 +106,18 @@ def test_output_never_overwrites_the_dump(leaks):
     assert res.status == 2 and "format" in res.err
 
 
+def test_output_into_a_missing_folder_is_a_clear_error(leaks, tmp_path):
+    from clirun import run_process
+
+    run_, _ = leaks
+    out = tmp_path / "no" / "such" / "g.svg"
+    res = run_process(run_.dump, "--address", run_.facts["bss"]["addr"], "-o", out)
+    assert res.status == 2 and "does not exist" in res.err and "Traceback" not in res.err
+    assert len(res.err.strip().splitlines()) == 1
+    res = run_process(run_.dump, "--address", run_.facts["bss"]["addr"], "-o", tmp_path)
+    assert res.status == 2 and "Traceback" not in res.err
+
+
 def test_without_graphviz_the_dot_file_is_written_and_status_is_3(leaks, tmp_path):
     import os
     import sys

@@ -24,7 +24,7 @@ from heapspurs.names.attach import attach_names
 from heapspurs.names.naming import names_of
 from heapspurs.render import native_print
 from heapspurs.render.anchors_view import anchors_json, anchors_text
-from heapspurs.render.files import check_not_input
+from heapspurs.render.files import check_not_input, check_writable
 from heapspurs.render.graph_file import output_format, write_graph
 from heapspurs.render.graph_view import graph_dot
 from heapspurs.render.hexdump_view import hexdump_lines, pointer_slot_lines
@@ -210,7 +210,8 @@ def hexdump(path: str, address: int, opts: Options) -> None:
 def graph(path: str, address: int, output: str, max_nodes: int, all_owners: bool,
           opts: Options) -> None:
     """--address alone: draw what keeps the object alive into ``output`` (heapdump.svg)."""
-    check_not_input(output, [path])
+    check_not_input(output, [path, *(f for f in (opts.program, opts.oid) if f)])
+    check_writable(output)
     output_format(output)  # a bad extension fails before any work
     ix = load_index(path, opts)
     obj, note = locate(ix, address, opts)

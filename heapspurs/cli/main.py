@@ -169,5 +169,9 @@ def main(argv: list[str] | None = None) -> None:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         sys.exit(EXIT_OK)
+    except OSError as e:  # a file we were given or asked to write cannot be used
+        where = f"{e.filename}: " if e.filename else ""
+        click.echo(f"heapspurs: {where}{e.strerror or e}", err=True)
+        sys.exit(EXIT_INPUT)
     except KeyboardInterrupt:
         sys.exit(130)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 
 class UnsafeOutput(Exception):
-    """The output path would overwrite an input (exit status 2)."""
+    """The output path would overwrite an input, or cannot be written (exit status 2)."""
 
 
 def check_not_input(output: str | os.PathLike[str], inputs: list[str]) -> None:
@@ -21,6 +21,15 @@ def check_not_input(output: str | os.PathLike[str], inputs: list[str]) -> None:
             continue
         if out.resolve() == Path(given).resolve():
             raise UnsafeOutput(f"refusing to write {out}: it is the input file {given}")
+
+
+def check_writable(output: str | os.PathLike[str]) -> None:
+    """Fail early (before any work) when ``output`` cannot be written: no such folder."""
+    parent = Path(output).parent
+    if not parent.is_dir():
+        raise UnsafeOutput(f"cannot write {output}: the folder {parent} does not exist")
+    if Path(output).is_dir():
+        raise UnsafeOutput(f"cannot write {output}: it is a folder")
 
 
 def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:

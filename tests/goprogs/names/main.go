@@ -110,7 +110,7 @@ func main() {
 		fmt.Sprintf("%#x", OidReport): "main.Report",
 		fmt.Sprintf("%#x", OidSource): "main.Source",
 		fmt.Sprintf("%d", OidBig):     "main.Big",
-		fmt.Sprintf("%#x", OidHostile): `evil<script>alert("x")</script>&'`,
+		fmt.Sprintf("%#x", OidHostile): `evil<script>alert("x")</script>&'\N`,
 	}
 	out["instances"] = map[string][]string{"main.Report": reports, "main.Source": sources,
 		"main.Big": bigs, "hostile": {hx(unsafe.Pointer(hostile))},
