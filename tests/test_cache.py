@@ -93,3 +93,16 @@ def test_first_words_are_kept_beside_the_index_and_checked(names_run, cache_home
     extra[0].write_bytes(b"\x93NUMPY damaged")
     assert run(*args).out == first.out
     assert np.array_equal(np.load(extra[0]), _read_first_words(ix))
+
+
+def test_no_cache_neither_reads_nor_writes(leaks_run, cache_home, monkeypatch):
+    address = leaks_run.facts["bss"]["addr"]
+    assert run(leaks_run.dump, "--address", address, "--anchors").status == 0  # cache written
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("--no-cache touched the cache")
+
+    monkeypatch.setattr(cache, "load", refuse)
+    monkeypatch.setattr(cache, "save", refuse)
+    res = run(leaks_run.dump, "--address", address, "--anchors", "--no-cache")
+    assert res.status == 0 and "1 anchor(s)" in res.out

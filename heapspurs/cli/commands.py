@@ -70,7 +70,7 @@ def load_index(path: str, opts: Options | None = None) -> HeapIndex:
     opts = opts or Options()
     big = os.path.getsize(path) > PROGRESS_MIN_BYTES
     if not (big and sys.stderr.isatty()):
-        ix = index_load.load_index(path, opts)
+        ix = index_load.load_index(path, opts.use_cache)
     else:
         with click.progressbar(length=len(index_load.STAGES), label="Indexing the dump",
                                file=sys.stderr, show_eta=False) as bar:

@@ -8,6 +8,9 @@ through the mmap on demand. Object ids are positions in address order.
 from __future__ import annotations
 
 import mmap
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,14 +41,35 @@ def gather_ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
     return offsets + np.arange(total, dtype=np.int64)
 
 
+PARALLEL_MIN = 1 << 20  # below this many items one thread is as fast
+
+
+def parallel(part: Callable[[int, int], None], total: int) -> None:
+    """Run ``part(lo, hi)`` over ``[0, total)`` split across the CPUs (the native functions
+    release the GIL, so threads run them truly in parallel)."""
+    workers = min(os.cpu_count() or 1, 8)
+    if total < PARALLEL_MIN or workers < 2:
+        part(0, total)
+        return
+    bounds = [total * k // workers for k in range(workers + 1)]
+    with ThreadPoolExecutor(workers) as pool:
+        for f in [pool.submit(part, lo, hi) for lo, hi in zip(bounds, bounds[1:])]:
+            f.result()
+
+
 def resolve_addresses(addr: np.ndarray, size: np.ndarray, values: np.ndarray,
                       native: bool = True) -> np.ndarray:
     """For sorted object addresses and sizes: the id of the object containing each value."""
     values = np.ascontiguousarray(values, dtype=np.uint64)
     if native and _cscan is not None:
         out = np.empty(len(values), np.int32)
-        _cscan.resolve(np.ascontiguousarray(addr, np.uint64), np.ascontiguousarray(size, np.uint64),
-                       values, out, len(addr), len(values))
+        addr = np.ascontiguousarray(addr, np.uint64)
+        size = np.ascontiguousarray(size, np.uint64)
+
+        def part(lo: int, hi: int) -> None:
+            _cscan.resolve(addr, size, values[lo:hi], out[lo:hi], len(addr), hi - lo)
+
+        parallel(part, len(values))
         return out
     if len(addr) == 0:
         return np.full(len(values), -1, np.int32)

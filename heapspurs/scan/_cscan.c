@@ -571,13 +571,23 @@ static PyObject *py_gather(PyObject *self, PyObject *args) {
     uint64_t *dval = b[6].buf;
     int bad = 0;
     Py_BEGIN_ALLOW_THREADS
-    for (Py_ssize_t i = 0; i < n && !bad; i++) {
+    /* The dump lists objects span by span, so ``order`` is a few thousand runs of consecutive
+       old ids: copy each run's slots with one memcpy. */
+    for (Py_ssize_t i = 0; i < n && !bad;) {
         int64_t j = order[i];
         if (j < 0 || j >= n) { bad = 1; break; }
-        int64_t s = old_ps[j], e = old_ps[j + 1], d = new_ps[i];
-        if (s < 0 || e < s || e > m || d < 0 || d + (e - s) > m) { bad = 1; break; }
+        Py_ssize_t k = i + 1;
+        while (k < n && order[k] == order[k - 1] + 1) k++;
+        int64_t j_end = order[k - 1];  /* old ids j..j_end go to new ids i..k-1 */
+        if (j_end >= n) { bad = 1; break; }
+        int64_t s = old_ps[j], e = old_ps[j_end + 1], d = new_ps[i];
+        if (s < 0 || e < s || e > m || d < 0 || d + (e - s) > m || new_ps[k] - d != e - s) {
+            bad = 1;
+            break;
+        }
         memcpy(doff + d * off_bytes, soff + s * off_bytes, (size_t)off_bytes * (size_t)(e - s));
         memcpy(dval + d, sval + s, sizeof(uint64_t) * (size_t)(e - s));
+        i = k;
     }
     Py_END_ALLOW_THREADS
     for (int i = 0; i < got; i++) PyBuffer_Release(&b[i]);
