@@ -1,4 +1,5 @@
-"""Build the optional native scan; pyproject.toml holds everything else."""
+"""Build the optional native code (the scan, the graph algorithms); pyproject.toml holds the
+rest. Without a C compiler heapspurs falls back to slower Python/numpy versions."""
 
 from setuptools import Extension, setup
 
@@ -9,6 +10,12 @@ setup(
             ["heapspurs/scan/_cscan.c"],
             extra_compile_args=["-O2", "-std=c99", "-Wall", "-Wno-unused-label"],
             optional=True,  # without a C compiler heapspurs falls back to the Python scan
-        )
+        ),
+        Extension(
+            "heapspurs.analysis._cgraph",
+            ["heapspurs/analysis/_cgraph.c"],
+            extra_compile_args=["-O2", "-std=c99", "-Wall"],
+            optional=True,  # without it: the dominator tree in Python (slow on big dumps)
+        ),
     ]
 )

@@ -12,17 +12,27 @@ import click
 import numpy as np
 
 from heapspurs.analysis.anchors import find_anchors
+from heapspurs.analysis.dominators import UNREACHED, dominator_tree
 from heapspurs.analysis.find import find_objects
+from heapspurs.analysis.goroutine_groups import goroutine_groups
+from heapspurs.analysis.histogram import count_by_kind
+from heapspurs.analysis.histogram import histogram as heap_histogram
 from heapspurs.analysis.keepalive import keepalive_graph
 from heapspurs.analysis.owners import owner_tree
 from heapspurs.analysis.reach import summarize
+from heapspurs.analysis.retention import (
+    dominated_by,
+    leak_suspects,
+    top_retainers,
+    unreachable_objects,
+)
 from heapspurs.cli.errors import NotFound
 from heapspurs.format.reader import DumpReader
 from heapspurs.index import load as index_load
 from heapspurs.index.heap_index import HeapIndex
 from heapspurs.names.attach import attach_names
 from heapspurs.names.naming import names_of
-from heapspurs.render import native_print
+from heapspurs.render import census_view, native_print, retention_view
 from heapspurs.render.anchors_view import anchors_json, anchors_text
 from heapspurs.render.files import check_not_input, check_writable
 from heapspurs.render.graph_file import output_format, write_graph
@@ -246,3 +256,70 @@ def find(path: str, pattern: str, opts: Options) -> None:
         write_lines(lines())
     if not len(found):
         raise NotFound(f"no object's name matches {pattern!r}")
+
+
+def top(path: str, count: int, opts: Options) -> None:
+    """--top N: the largest retained sizes, objects and roots together."""
+    ix = load_index(path, opts)
+    reachable = dominator_tree(ix).reachable_bytes
+    rows = top_retainers(ix, count)
+    if opts.as_json:
+        emit_json(retention_view.top_json(ix, rows, reachable))
+    else:
+        write_lines(retention_view.top_text(ix, rows, reachable))
+
+
+def retained(path: str, address: int, limit: int, opts: Options) -> None:
+    """--address ADDR --retained: what the object retains and the objects it dominates."""
+    ix = load_index(path, opts)
+    obj, note = locate(ix, address, opts)
+    tree = dominator_tree(ix)
+    if tree.idom[obj] == UNREACHED:
+        raise NotFound(f"{hx(int(ix.addr[obj]))} is unreachable: no root in the dump reaches it, "
+                       "so it retains nothing (see --unreachable)")
+    d = dominated_by(ix, obj, limit)
+    if opts.as_json:
+        emit_json({**retention_view.dominated_json(ix, d, tree.reachable_bytes),
+                   **({"note": note} if note else {})})
+    else:
+        write_lines([*([f"({note})"] if note else []),
+                     *retention_view.dominated_text(ix, d, tree.reachable_bytes)])
+
+
+def suspects(path: str, threshold: float, opts: Options) -> None:
+    """--suspects: big retainers with their accumulation points, and finalizer cycles."""
+    ix = load_index(path, opts)
+    reachable = dominator_tree(ix).reachable_bytes
+    found, cycles = leak_suspects(ix, threshold)
+    if opts.as_json:
+        emit_json(retention_view.suspects_json(ix, found, cycles, reachable, threshold))
+    else:
+        write_lines(retention_view.suspects_text(ix, found, cycles, reachable, threshold))
+
+
+def unreachable(path: str, opts: Options) -> None:
+    ix = load_index(path, opts)
+    objs = unreachable_objects(ix)
+    rows = count_by_kind(ix, objs)
+    if opts.as_json:
+        emit_json(census_view.unreachable_json(ix, objs, rows))
+    else:
+        write_lines(census_view.unreachable_text(ix, objs, rows))
+
+
+def histogram(path: str, opts: Options) -> None:
+    ix = load_index(path, opts)
+    h = heap_histogram(ix)
+    if opts.as_json:
+        emit_json(census_view.histogram_json(h))
+    else:
+        write_lines(census_view.histogram_text(h))
+
+
+def goroutines(path: str, opts: Options) -> None:
+    ix = load_index(path, opts)
+    groups = goroutine_groups(ix)
+    if opts.as_json:
+        emit_json(census_view.goroutines_json(ix, groups))
+    else:
+        write_lines(census_view.goroutines_text(ix, groups))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import click
@@ -66,6 +67,20 @@ Exit status: 0 answered; 1 nothing found (e.g. no object at --address);
               help="Node budget of the graph: above it, only each anchor's shortest path.")
 @click.option("--all-owners", is_flag=True,
               help="Graph: also draw owners that reach the object only through itself.")
+@click.option("--top", "top_count", type=click.IntRange(min=1), metavar="N",
+              help="The N largest retained sizes (objects and roots), with their paths.")
+@click.option("--suspects", is_flag=True,
+              help="Leak suspects: big retainers, where their memory piles up, finalizer cycles.")
+@click.option("--threshold", type=click.FloatRange(0, 100), default=10.0, show_default=True,
+              metavar="PERCENT", help="--suspects: the share of the reachable heap that counts.")
+@click.option("--retained", "show_retained", is_flag=True,
+              help="With --address: its retained size and the objects it dominates.")
+@click.option("--unreachable", is_flag=True,
+              help="Objects no root reaches, counted by name or size class.")
+@click.option("--histogram", is_flag=True,
+              help="Every object counted by name (else size class): count and bytes.")
+@click.option("--goroutines", is_flag=True,
+              help="Goroutines grouped by identical stacks, with the bytes they retain.")
 @click.option("--program", metavar="BINARY", type=click.Path(dir_okay=False),
               help="The Go program that wrote the dump (ELF): names globals and functions.")
 @click.option("--oid", metavar="FILE", type=click.Path(dir_okay=False),
@@ -78,8 +93,10 @@ Exit status: 0 answered; 1 nothing found (e.g. no object at --address);
 @click.version_option(package_name="heapspurs")
 def cli(dump: str, print_records: bool, address: str | None, anchors: bool, owners: int | None,
         hexdump: bool, as_json: bool, phantoms: bool, conservative: bool, output: str,
-        max_nodes: int, all_owners: bool, program: str | None, oid: str | None,
-        find_pattern: str | None, strict: bool, no_cache: bool) -> None:
+        max_nodes: int, all_owners: bool, top_count: int | None, suspects: bool,
+        threshold: float, show_retained: bool, unreachable: bool, histogram: bool,
+        goroutines: bool, program: str | None, oid: str | None, find_pattern: str | None,
+        strict: bool, no_cache: bool) -> None:
     """Analyze a Go heap dump written by runtime/debug.WriteHeapDump.
 
     \b
@@ -90,21 +107,39 @@ def cli(dump: str, print_records: bool, address: str | None, anchors: bool, owne
       heapspurs dump.bin --address 0xc000019680        # writes heapdump.svg
       heapspurs --program ./server dump.bin --address 0xc000019680 --anchors
       heapspurs --oid oid.txt dump.bin --find 'WebrtcSource'
+      heapspurs dump.bin --top 20        # what holds most of the memory
+      heapspurs dump.bin --suspects      # leak suspects
+      heapspurs dump.bin --goroutines    # goroutines by stack, with what they retain
     """
     from heapspurs.cli.commands import Options
 
     options = Options(phantoms=phantoms, conservative=conservative, use_cache=not no_cache,
                       as_json=as_json, program=program, oid=oid, strict=strict)
     try:
+        census = Census(top_count, suspects, threshold / 100.0, show_retained, unreachable,
+                        histogram, goroutines)
         run_command(dump, print_records, address, anchors, owners, hexdump, output, max_nodes,
-                    all_owners, find_pattern, options)
+                    all_owners, find_pattern, census, options)
     except BrokenPipeError:
         raise OutputClosed from None  # click would turn EPIPE into exit status 1
 
 
+@dataclass
+class Census:
+    """The whole-heap questions (retention and counts)."""
+
+    top: int | None = None
+    suspects: bool = False
+    threshold: float = 0.10
+    retained: bool = False
+    unreachable: bool = False
+    histogram: bool = False
+    goroutines: bool = False
+
+
 def run_command(dump: str, print_records: bool, address: str | None, anchors: bool,
                 owners: int | None, hexdump: bool, output: str, max_nodes: int, all_owners: bool,
-                find_pattern: str | None, options: commands.Options) -> None:
+                find_pattern: str | None, census: Census, options: commands.Options) -> None:
     from heapspurs.cli import commands
 
     if os.path.isdir(dump):
@@ -118,19 +153,39 @@ def run_command(dump: str, print_records: bool, address: str | None, anchors: bo
     if find_pattern is not None:
         commands.find(dump, find_pattern, options)
         return
-    if (anchors or owners is not None or hexdump) and address is None:
-        raise click.UsageError("--anchors, --owners and --hexdump need --address")
+    if (anchors or owners is not None or hexdump or census.retained) and address is None:
+        raise click.UsageError("--anchors, --owners, --hexdump and --retained need --address")
+    whole_heap = False
+    if census.top is not None:
+        commands.top(dump, census.top, options)
+        whole_heap = True
+    if census.suspects:
+        commands.suspects(dump, census.threshold, options)
+        whole_heap = True
+    if census.histogram:
+        commands.histogram(dump, options)
+        whole_heap = True
+    if census.unreachable:
+        commands.unreachable(dump, options)
+        whole_heap = True
+    if census.goroutines:
+        commands.goroutines(dump, options)
+        whole_heap = True
+    if whole_heap and address is None:
+        return
     if address is None:
         commands.summary(dump, options)
         return
     addr = parse_address(address)
+    if census.retained:
+        commands.retained(dump, addr, 20, options)
     if hexdump:
         commands.hexdump(dump, addr, options)
     if anchors:
         commands.anchors(dump, addr, options)
     if owners is not None:
         commands.owners(dump, addr, owners, options)
-    if not (hexdump or anchors or owners is not None):
+    if not (hexdump or anchors or owners is not None or census.retained or whole_heap):
         commands.graph(dump, addr, output, max_nodes, all_owners, options)
 
 

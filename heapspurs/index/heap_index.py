@@ -53,8 +53,10 @@ def parallel(part: Callable[[int, int], None], total: int) -> None:
         return
     bounds = [total * k // workers for k in range(workers + 1)]
     with ThreadPoolExecutor(workers) as pool:
-        for f in [pool.submit(part, lo, hi) for lo, hi in zip(bounds, bounds[1:])]:
-            f.result()
+        jobs = [pool.submit(part, lo, hi)
+                for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]
+        for job in jobs:
+            job.result()
 
 
 def resolve_addresses(addr: np.ndarray, size: np.ndarray, values: np.ndarray,

@@ -1,0 +1,3 @@
+module retain
+
+go 1.21
