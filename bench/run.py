@@ -59,6 +59,11 @@ def main() -> None:
         "warm: --hexdump": [*ask, "--hexdump"],
         "warm: summary (reachability)": exe,
         "warm: graph, most-owned object": [*ask, "-o", str(ROOT / "build" / "bench.svg")],
+        "cold: index + dominators + --top 20": [*exe, "--top", "20", "--no-cache"],
+        "warm: --top 20": [*exe, "--top", "20"],
+        "warm: --suspects": [*exe, "--suspects"],
+        "warm: --goroutines": [*exe, "--goroutines"],
+        "warm: --histogram": [*exe, "--histogram"],
         "warm: --oid --find (1000 ids)": [*exe, "--oid", str(oids), "--find", r"Record7$"],
         "warm: --program --anchors": [*ask, "--program", str(run.binary), "--anchors"],
         "warm: --program --oid --print": [*exe, "--program", str(run.binary), "--oid",
@@ -66,6 +71,7 @@ def main() -> None:
     }
     commands = {k: v for k, v in commands.items() if args.only in k}
     measure([*ask, "--anchors"])  # fill the cache for the warm rows
+    measure([*exe, "--top", "1"])  # ... and the dominator tree beside it
     print(f"dump: {run.dump} ({size_mb:.0f} MB, N = {args.n}, Go {run.version})")
     print(f"{'command':<34} {'median s':>9} {'min s':>7} {'peak RSS MB':>12}")
     for name, cmd in commands.items():

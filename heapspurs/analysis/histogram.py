@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from heapspurs.analysis.dominators import UNREACHED, dominator_tree
-from heapspurs.analysis.retention import size_key
+from heapspurs.analysis.kinds import kind_ids
 from heapspurs.index.heap_index import HeapIndex
 from heapspurs.names.naming import names_of
 
@@ -24,21 +24,6 @@ class HistogramRow:
 class Histogram:
     rows: list[HistogramRow]
     totals: dict[str, int]
-
-
-def kind_ids(ix: HeapIndex, objs: np.ndarray) -> tuple[np.ndarray, list[str]]:
-    """(kind id per object, kind names): the object's name, else its size class."""
-    names = names_of(ix)
-    sizes = ix.size[objs]
-    uniq, size_id = np.unique(sizes, return_inverse=True)
-    labels = [size_key(int(s)) for s in uniq.tolist()]
-    ids = size_id.astype(np.int64)
-    if names.object_ids is not None:
-        named = names.object_ids[objs]
-        has = named >= 0
-        ids = np.where(has, len(labels) + named, ids)
-        labels = labels + list(names.object_labels)
-    return ids, labels
 
 
 def count_by_kind(ix: HeapIndex, objs: np.ndarray) -> list[HistogramRow]:

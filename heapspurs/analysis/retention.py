@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from heapspurs.analysis.dominators import SUPER_ROOT, UNREACHED, dominator_tree
+from heapspurs.analysis.kinds import kind_ids
 from heapspurs.analysis.root_groups import RootGroup, root_labelling
 from heapspurs.analysis.traverse import bfs_parents, path_to_source
+from heapspurs.index import cache
 from heapspurs.index.heap_index import HeapIndex
-from heapspurs.index.sizeclasses import CLASS_SIZES
-from heapspurs.names.naming import names_of
 from heapspurs.scan.raw import ROOT_KIND_NAMES
 
 
@@ -28,24 +28,13 @@ class Retainer:
     root: tuple[str, int, int] | None = None  # (kind, ref, slot) of the root starting ``path``
 
 
-def kind_key(ix: HeapIndex, obj: int) -> str:
-    """What ``--histogram`` and the suspects call an object: its name, else its size class."""
-    name = names_of(ix).object_name(obj)
-    return name if name else size_key(int(ix.size[obj]))
-
-
-def size_key(size: int) -> str:
-    if size <= CLASS_SIZES[-1]:
-        return f"size class {size} B"
-    return f"large object {size} B"
-
-
 class Paths:
     """Shortest paths from the roots, one BFS for all questions."""
 
     def __init__(self, ix: HeapIndex):
         self.ix = ix
-        self.parent = bfs_parents(ix.pstart, ix.pdst, ix.roots.obj, ix.count, blocked=ix.phantom)
+        self.parent = cache.derived(ix, "root_parent", lambda: bfs_parents(
+            ix.pstart, ix.pdst, ix.roots.obj, ix.count, blocked=ix.phantom).astype(np.int32))
 
     def to(self, obj: int) -> tuple[list[int], tuple[str, int, int] | None]:
         if self.parent[obj] == -1:
@@ -138,11 +127,15 @@ def accumulation_point(ix: HeapIndex, obj: int, share: float = 0.8) -> Accumulat
             break
         cur = int(big)
     kids = tree.children(cur)
+    ids, labels = kind_ids(ix, kids)
+    count = np.bincount(ids, minlength=len(labels))
+    nbytes = np.bincount(ids, weights=tree.retained[kids].astype(np.float64),
+                         minlength=len(labels))
     kinds: dict[str, list[int]] = {}
-    for k in kids.tolist():
-        entry = kinds.setdefault(kind_key(ix, k), [0, 0])
-        entry[0] += 1
-        entry[1] += int(tree.retained[k])
+    for i in np.nonzero(count)[0].tolist():
+        entry = kinds.setdefault(labels[i], [0, 0])
+        entry[0] += int(count[i])
+        entry[1] += int(nbytes[i])
     ranked = sorted(((name, c, b) for name, (c, b) in kinds.items()), key=lambda t: -t[2])
     return Accumulation(cur, int(tree.retained[cur]), len(kids), ranked[:5])
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from heapspurs.index import cache
 from heapspurs.index.heap_index import HeapIndex
 from heapspurs.names.naming import names_of
 from heapspurs.names.table import NameTable
@@ -153,7 +154,10 @@ def root_labelling(ix: HeapIndex) -> Labelling:
     if memo is not None:
         return memo
     gid, groups = default_keys(ix)
-    label = label_objects(ix, ix.roots.obj, gid)
+    if names_of(ix).binary is None:  # grouped by segment: the same every time, keep it
+        label = cache.derived(ix, "root_label", lambda: label_objects(ix, ix.roots.obj, gid))
+    else:
+        label = label_objects(ix, ix.roots.obj, gid)
     fill_retained(ix, label, groups)
     ix._root_labelling = Labelling(groups, label)
     return ix._root_labelling

@@ -1,0 +1,44 @@
+"""What the whole-heap answers call an object when they count it: its name (OID file, later
+types), else its size class (``size class 48 B``; ``large object 40960 B`` past 32 KiB)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from heapspurs.index.heap_index import HeapIndex
+from heapspurs.index.sizeclasses import CLASS_SIZES
+from heapspurs.names.naming import names_of
+
+SMALL = CLASS_SIZES[-1]
+
+
+def size_key(size: int) -> str:
+    if size <= SMALL:
+        return f"size class {size} B"
+    return f"large object {size} B"
+
+
+def kind_key(ix: HeapIndex, obj: int) -> str:
+    name = names_of(ix).object_name(obj)
+    return name if name else size_key(int(ix.size[obj]))
+
+
+def kind_ids(ix: HeapIndex, objs: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """(kind id per object of ``objs``, kind names); vectorized (no sort of all sizes)."""
+    sizes = np.asarray(ix.size[objs], np.uint64)
+    small = sizes <= SMALL
+    present = np.nonzero(np.bincount(sizes[small].astype(np.int64), minlength=SMALL + 1))[0]
+    lut = np.zeros(SMALL + 1, np.int64)
+    lut[present] = np.arange(len(present))
+    ids = np.empty(len(sizes), np.int64)
+    ids[small] = lut[sizes[small].astype(np.int64)]
+    big_sizes, big_ids = np.unique(sizes[~small], return_inverse=True)
+    ids[~small] = len(present) + big_ids
+    labels = [size_key(int(s)) for s in present.tolist()]
+    labels += [size_key(int(s)) for s in big_sizes.tolist()]
+    names = names_of(ix)
+    if names.object_ids is not None:
+        named = names.object_ids[objs]
+        ids = np.where(named >= 0, len(labels) + named, ids)
+        labels += list(names.object_labels)
+    return ids, labels
