@@ -26,7 +26,8 @@ from heapspurs.format.records import (
     TypeRecord,
 )
 from heapspurs.index.sizeclasses import rounded_size
-from heapspurs.render.records_text import record_lines
+from heapspurs.names.alloc_sites import bucket_site_label
+from heapspurs.render.records_text import PrintNames, record_lines
 
 
 def read_all(path):
@@ -182,9 +183,17 @@ def test_print_into_head_ends_quietly(basics_run):
 
 
 def python_print(path) -> str:
+    """The reference: every record through record_lines, allocation samples naming the site
+    of their bucket (the buckets come first in the dump)."""
+    sites: dict[int, str] = {}
+    names = PrintNames(bucket=sites.get)
+    out = []
     with DumpReader(path) as reader:
-        return "".join(line + "\n" for _, rec in reader.records()
-                       for line in record_lines(rec, reader.pointer_values))
+        for _, rec in reader.records():
+            if isinstance(rec, MemProfBucket):
+                sites[rec.address] = bucket_site_label(rec)
+            out.extend(line + "\n" for line in record_lines(rec, reader.pointer_values, names))
+    return "".join(out)
 
 
 @pytest.mark.parametrize("program", ["basics", "leaks"])

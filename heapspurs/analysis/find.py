@@ -1,5 +1,6 @@
-"""``--find REGEX``: the objects whose name matches a regular expression. Names live on the
-index (one label id per object), so a search tests each distinct name once, not each object."""
+"""``--find REGEX``: the objects whose name or allocation site matches a regular expression.
+Names live on the index (one label id per object), so a search tests each distinct name once,
+not each object."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import numpy as np
 import regex
 
 from heapspurs.index.heap_index import HeapIndex
+from heapspurs.names.alloc_sites import allocation_sites
 from heapspurs.names.naming import names_of
 
 TIMEOUT = 5.0  # seconds for all the matching: a pathological pattern must not hang
@@ -23,21 +25,29 @@ def compile_pattern(pattern: str) -> regex.Pattern:
         raise FindError(f"--find: {pattern!r} is not a valid regular expression: {e}") from None
 
 
-def find_objects(ix: HeapIndex, pattern: str, phantoms: bool = False) -> np.ndarray:
-    """Ids (in address order) of the objects whose name matches ``pattern`` anywhere."""
-    rx = compile_pattern(pattern)
-    names = names_of(ix)
-    if names.object_ids is None:
-        return np.zeros(0, np.int64)
+def _matching(rx: regex.Pattern, labels: list[str], pattern: str) -> list[int]:
     try:
-        hits = [i for i, label in enumerate(names.object_labels)
-                if rx.search(label, timeout=TIMEOUT)]
+        return [i for i, label in enumerate(labels) if rx.search(label, timeout=TIMEOUT)]
     except TimeoutError:
         raise FindError(f"--find: matching {pattern!r} took over {TIMEOUT:g} s; "
                         "simplify the pattern") from None
-    if not hits:
-        return np.zeros(0, np.int64)
-    found = np.isin(names.object_ids, np.array(hits, np.int32))
+
+
+def find_objects(ix: HeapIndex, pattern: str, phantoms: bool = False) -> np.ndarray:
+    """Ids (in address order) of the objects whose name (from ``--oid``) or allocation site
+    (``main.leak main.go:31``) matches ``pattern`` anywhere."""
+    rx = compile_pattern(pattern)
+    names = names_of(ix)
+    found = np.zeros(ix.count, bool)
+    if names.object_ids is not None:
+        hits = _matching(rx, names.object_labels, pattern)
+        if hits:
+            found |= np.isin(names.object_ids, np.array(hits, np.int32))
+    sites = allocation_sites(ix)
+    if sites.any:
+        hits = _matching(rx, sites.labels, pattern)
+        if hits:
+            found |= np.isin(sites.bucket_of, np.array(hits, np.int32))
     if not phantoms:
         found &= ~ix.phantom
     return np.nonzero(found)[0]

@@ -1,5 +1,6 @@
 """What the whole-heap answers call an object when they count it: its name (OID file, later
-types), else its size class (``size class 48 B``; ``large object 40960 B`` past 32 KiB)."""
+types), else its allocation site (``main.leak main.go:31``), else its size class (``size class
+48 B``; ``large object 40960 B`` past 32 KiB)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import numpy as np
 
 from heapspurs.index.heap_index import HeapIndex
 from heapspurs.index.sizeclasses import CLASS_SIZES
+from heapspurs.names.alloc_sites import allocation_sites
 from heapspurs.names.naming import names_of
 
 SMALL = CLASS_SIZES[-1]
@@ -19,7 +21,7 @@ def size_key(size: int) -> str:
 
 
 def kind_key(ix: HeapIndex, obj: int) -> str:
-    name = names_of(ix).object_name(obj)
+    name = names_of(ix).object_name(obj) or allocation_sites(ix).site(obj)
     return name if name else size_key(int(ix.size[obj]))
 
 
@@ -36,6 +38,14 @@ def kind_ids(ix: HeapIndex, objs: np.ndarray) -> tuple[np.ndarray, list[str]]:
     ids[~small] = len(present) + big_ids
     labels = [size_key(int(s)) for s in present.tolist()]
     labels += [size_key(int(s)) for s in big_sizes.tolist()]
+    sites = allocation_sites(ix)
+    if sites.any:
+        bucket = sites.bucket_of[objs]
+        # One kind per distinct site label (several buckets share a site).
+        uniq, site_id = np.unique(np.array(sites.labels, dtype=object), return_inverse=True)
+        site_id = np.asarray(site_id, np.int64)
+        ids = np.where(bucket >= 0, len(labels) + site_id[np.maximum(bucket, 0)], ids)
+        labels += [str(u) for u in uniq.tolist()]
     names = names_of(ix)
     if names.object_ids is not None:
         named = names.object_ids[objs]

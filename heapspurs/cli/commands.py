@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -12,6 +13,7 @@ import click
 import numpy as np
 
 from heapspurs.analysis.anchors import find_anchors
+from heapspurs.analysis.diff import diff
 from heapspurs.analysis.dominators import UNREACHED, dominator_tree
 from heapspurs.analysis.find import find_objects
 from heapspurs.analysis.goroutine_groups import goroutine_groups
@@ -19,6 +21,7 @@ from heapspurs.analysis.histogram import count_by_kind
 from heapspurs.analysis.histogram import histogram as heap_histogram
 from heapspurs.analysis.keepalive import keepalive_graph
 from heapspurs.analysis.owners import owner_tree
+from heapspurs.analysis.profile_groups import profile_samples
 from heapspurs.analysis.reach import summarize
 from heapspurs.analysis.retention import (
     dominated_by,
@@ -28,13 +31,15 @@ from heapspurs.analysis.retention import (
 )
 from heapspurs.cli.errors import NotFound
 from heapspurs.format.reader import DumpReader
+from heapspurs.format.records import MemProfBucket
 from heapspurs.index import load as index_load
 from heapspurs.index.heap_index import HeapIndex
+from heapspurs.names.alloc_sites import HOW_TO, allocation_sites, bucket_site_label
 from heapspurs.names.attach import attach_names
 from heapspurs.names.naming import names_of
 from heapspurs.render import census_view, native_print, retention_view
 from heapspurs.render.anchors_view import anchors_json, anchors_text
-from heapspurs.render.files import check_not_input, check_writable
+from heapspurs.render.files import check_not_input, check_writable, write_atomic
 from heapspurs.render.graph_file import output_format, write_graph
 from heapspurs.render.graph_view import graph_dot
 from heapspurs.render.hexdump_view import hexdump_lines, pointer_slot_lines
@@ -50,6 +55,7 @@ from heapspurs.render.objects_view import (
 )
 from heapspurs.render.output import write_lines
 from heapspurs.render.owners_view import owners_json, owners_text
+from heapspurs.render.pprof_proto import ProfileBuilder
 from heapspurs.render.records_text import NO_NAMES, hx, record_lines
 
 PROGRESS_MIN_BYTES = 64 << 20  # smaller dumps index in well under a second
@@ -104,14 +110,18 @@ def print_dump(path: str, opts: Options | None = None) -> None:
         ix = load_index(path, opts)
         table = names_of(ix).print_table()
         names = print_names(names_of(ix))
+    sites: dict[int, str] = {}  # bucket -> allocation site, collected as the buckets go by
+    names = dataclasses.replace(names, bucket=sites.get)
     with DumpReader(path) as reader:
         if native_print.AVAILABLE:
-            native_print.print_records(reader, names, table)
+            native_print.print_records(reader, names, table, sites)
             return
         pointers = reader.pointer_values
 
         def lines():
             for _, record in reader.records():
+                if isinstance(record, MemProfBucket):
+                    sites[record.address] = bucket_site_label(record)
                 yield from record_lines(record, pointers, names)
 
         write_lines(lines())
@@ -240,9 +250,10 @@ def graph(path: str, address: int, output: str, max_nodes: int, all_owners: bool
 def find(path: str, pattern: str, opts: Options) -> None:
     """--find REGEX: the objects whose name matches, as --print shows them."""
     ix = load_index(path, opts)
-    if names_of(ix).object_ids is None:
-        raise click.UsageError("--find searches object names: give --oid FILE "
-                               "(the names of object ids)")
+    if names_of(ix).object_ids is None and not allocation_sites(ix).any:
+        raise click.UsageError("--find searches object names and allocation sites, and this "
+                               "dump has neither: give --oid FILE (the names of object ids); "
+                               f"or {HOW_TO}")
     found = find_objects(ix, pattern, phantoms=opts.phantoms)
     if opts.as_json:
         emit_json({"pattern": pattern, "objects": [
@@ -307,8 +318,14 @@ def unreachable(path: str, opts: Options) -> None:
         write_lines(census_view.unreachable_text(ix, objs, rows))
 
 
+def say_how_to_get_sites(ix: HeapIndex) -> None:
+    if not allocation_sites(ix).any:
+        click.echo(f"heapspurs: note: {HOW_TO}", err=True)
+
+
 def histogram(path: str, opts: Options) -> None:
     ix = load_index(path, opts)
+    say_how_to_get_sites(ix)
     h = heap_histogram(ix)
     if opts.as_json:
         emit_json(census_view.histogram_json(h))
@@ -323,3 +340,46 @@ def goroutines(path: str, opts: Options) -> None:
         emit_json(census_view.goroutines_json(ix, groups))
     else:
         write_lines(census_view.goroutines_text(ix, groups))
+
+
+def base_diff(path: str, base: str, opts: Options) -> None:
+    """--base OLD: growth by kind since an older dump of the same program."""
+    ix = load_index(path, opts)
+    old = load_index(base, opts)
+    if not (allocation_sites(ix).any and allocation_sites(old).any):
+        click.echo(f"heapspurs: note: kinds are sizes and names only: {HOW_TO}", err=True)
+    rows = diff(ix, old)
+    if opts.as_json:
+        emit_json({"base": base, "rows": [
+            {"name": r.name, "count": r.count, "bytes": r.bytes, "base_count": r.base_count,
+             "base_bytes": r.base_bytes, "delta_count": r.delta_count,
+             "delta_bytes": r.delta_bytes} for r in rows]})
+        return
+
+    def lines():
+        yield f"Growth since {base} (reachable objects, by kind), largest first:"
+        yield f"{'delta count':>12} {'delta bytes':>12} {'count':>9} {'bytes':>10}  name"
+        for r in rows:
+            if r.delta_count or r.delta_bytes:
+                sign = "-" if r.delta_bytes < 0 else "+"
+                yield (f"{r.delta_count:>+12} {sign + size_text(abs(r.delta_bytes)):>12} "
+                       f"{r.count:>9} {size_text(r.bytes):>10}  {r.name}")
+    write_lines(lines())
+
+
+def pprof(path: str, output: str, opts: Options) -> None:
+    """--pprof OUT: the reachable heap as a pprof profile (go tool pprof -http reads it)."""
+    check_not_input(output, [path, *(f for f in (opts.program, opts.oid) if f)])
+    check_writable(output)
+    ix = load_index(path, opts)
+    say_how_to_get_sites(ix)
+    builder = ProfileBuilder([("inuse_objects", "count"), ("inuse_space", "bytes"),
+                              ("retained_space", "bytes")], "inuse_space")
+    samples = profile_samples(ix)
+    for smp in samples:
+        builder.sample(smp.stack, [smp.count, smp.bytes, smp.retained])
+    write_atomic(output, builder.encode())
+    total = sum(smp.bytes for smp in samples)
+    write_lines([f"Wrote {output}: {sum(smp.count for smp in samples)} objects, "
+                 f"{size_text(total)} in {len(samples)} samples "
+                 f"(go tool pprof -http=: {output})"])

@@ -81,6 +81,10 @@ Exit status: 0 answered; 1 nothing found (e.g. no object at --address);
               help="Every object counted by name (else size class): count and bytes.")
 @click.option("--goroutines", is_flag=True,
               help="Goroutines grouped by identical stacks, with the bytes they retain.")
+@click.option("--base", metavar="OLD_DUMP", type=click.Path(exists=True, dir_okay=False),
+              help="What grew since OLD_DUMP (same program), by name, allocation site or size.")
+@click.option("--pprof", "pprof_out", metavar="OUT.pb.gz",
+              help="Write the heap as a pprof profile (go tool pprof -http=: OUT.pb.gz).")
 @click.option("--program", metavar="BINARY", type=click.Path(dir_okay=False),
               help="The Go program that wrote the dump (ELF): names globals and functions.")
 @click.option("--oid", metavar="FILE", type=click.Path(dir_okay=False),
@@ -95,8 +99,8 @@ def cli(dump: str, print_records: bool, address: str | None, anchors: bool, owne
         hexdump: bool, as_json: bool, phantoms: bool, conservative: bool, output: str,
         max_nodes: int, all_owners: bool, top_count: int | None, suspects: bool,
         threshold: float, show_retained: bool, unreachable: bool, histogram: bool,
-        goroutines: bool, program: str | None, oid: str | None, find_pattern: str | None,
-        strict: bool, no_cache: bool) -> None:
+        goroutines: bool, base: str | None, pprof_out: str | None, program: str | None,
+        oid: str | None, find_pattern: str | None, strict: bool, no_cache: bool) -> None:
     """Analyze a Go heap dump written by runtime/debug.WriteHeapDump.
 
     \b
@@ -110,6 +114,8 @@ def cli(dump: str, print_records: bool, address: str | None, anchors: bool, owne
       heapspurs dump.bin --top 20        # what holds most of the memory
       heapspurs dump.bin --suspects      # leak suspects
       heapspurs dump.bin --goroutines    # goroutines by stack, with what they retain
+      heapspurs new.bin --base old.bin   # what grew
+      heapspurs dump.bin --pprof heap.pb.gz
     """
     from heapspurs.cli.commands import Options
 
@@ -117,7 +123,7 @@ def cli(dump: str, print_records: bool, address: str | None, anchors: bool, owne
                       as_json=as_json, program=program, oid=oid, strict=strict)
     try:
         census = Census(top_count, suspects, threshold / 100.0, show_retained, unreachable,
-                        histogram, goroutines)
+                        histogram, goroutines, base, pprof_out)
         run_command(dump, print_records, address, anchors, owners, hexdump, output, max_nodes,
                     all_owners, find_pattern, census, options)
     except BrokenPipeError:
@@ -135,6 +141,8 @@ class Census:
     unreachable: bool = False
     histogram: bool = False
     goroutines: bool = False
+    base: str | None = None
+    pprof: str | None = None
 
 
 def run_command(dump: str, print_records: bool, address: str | None, anchors: bool,
@@ -170,6 +178,14 @@ def run_command(dump: str, print_records: bool, address: str | None, anchors: bo
         whole_heap = True
     if census.goroutines:
         commands.goroutines(dump, options)
+        whole_heap = True
+    if census.base is not None:
+        if os.path.samefile(census.base, dump):
+            raise click.UsageError("--base is the dump itself")
+        commands.base_diff(dump, census.base, options)
+        whole_heap = True
+    if census.pprof is not None:
+        commands.pprof(dump, census.pprof, options)
         whole_heap = True
     if whole_heap and address is None:
         return

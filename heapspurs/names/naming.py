@@ -32,6 +32,7 @@ class Names:
         self.object_labels = object_labels or []
         self._heap: NameTable | None = None
         self._print: NameTable | None = None
+        self._buckets: dict[int, str] | None = None
 
     @property
     def has_object_names(self) -> bool:
@@ -114,6 +115,16 @@ class Names:
                     out[i] = offset_label(table.labels[int(table.ids[row])],
                                           int(values[i]) - int(table.starts[row]))
         return out
+
+    def bucket_site(self, bucket: int) -> str | None:
+        """The allocation site of a memory-profile bucket (by its address)."""
+        if self.ix is None:
+            return None
+        if self._buckets is None:
+            from heapspurs.names.alloc_sites import allocation_sites
+
+            self._buckets = allocation_sites(self.ix).by_address()
+        return self._buckets.get(bucket)
 
     def print_table(self) -> NameTable:
         """Everything with a name, for naming pointer values in ``--print``."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from heapspurs.analysis.keepalive import KeepAliveGraph
 from heapspurs.index.heap_index import HeapIndex
+from heapspurs.names.alloc_sites import allocation_sites
 from heapspurs.names.naming import names_of
 from heapspurs.render.objects_view import size_text
 from heapspurs.render.records_text import hx
@@ -71,6 +72,7 @@ def graph_dot(ix: HeapIndex, g: KeepAliveGraph, title: str) -> str:
     for a in g.anchors:
         indeg[a.path[0]] = indeg.get(a.path[0], 0) + 1
     names = names_of(ix)
+    sites = allocation_sites(ix)
     for n in g.nodes:
         name = names.object_name(n)
         attrs: dict[str, str | int] = {
@@ -79,6 +81,9 @@ def graph_dot(ix: HeapIndex, g: KeepAliveGraph, title: str) -> str:
         }
         if name:
             attrs["fontcolor"] = "darkgreen"  # named by the OID file, as the original did
+        site = sites.site(n)
+        if site:
+            attrs["label"] = f"{attrs['label']}\nat {site}"
         if n == g.target:
             attrs.update(style="filled", fillcolor="yellow")
         elif indeg.get(n, 0) == 0:

@@ -7,8 +7,11 @@ from __future__ import annotations
 import mmap
 import sys
 
+import numpy as np
+
 from heapspurs.format.reader import HEADER, RELEASE_EVERY, DumpReader
-from heapspurs.format.records import EndOfFile
+from heapspurs.format.records import TAG_MEMPROF, EndOfFile, MemProfBucket
+from heapspurs.names.alloc_sites import bucket_site_label
 from heapspurs.names.table import NameTable
 from heapspurs.render.records_text import NO_NAMES, PrintNames, record_lines
 from heapspurs.scan.native_scan import _cscan
@@ -33,12 +36,22 @@ def _output() -> tuple[int, object]:
     return -1, lambda data: out.write(data.decode("utf-8", errors="replace"))
 
 
+def bucket_table(sites: dict[int, str]) -> tuple:
+    """The allocation sites of the buckets seen so far, as the C side's name table."""
+    starts = np.array(sorted(sites), np.uint64)
+    return NameTable(starts, starts + np.uint64(1), [sites[int(a)] for a in starts]).c_arrays()
+
+
 def print_records(reader: DumpReader, names: PrintNames = NO_NAMES,
-                  table: NameTable | None = None) -> None:
+                  table: NameTable | None = None, sites: dict[int, str] | None = None) -> None:
     """Every record; ``table`` names pointer values and objects on the native side, ``names``
-    the same (and globals, functions) on the records the reader decodes."""
+    the same (and globals, functions) on the records the reader decodes. ``sites`` collects
+    each memory-profile bucket's allocation site as the buckets go by (they precede the
+    allocation samples, whose lines name them)."""
     sys.stdout.flush()
     arrays = table.c_arrays() if table is not None and len(table) else None
+    sites = {} if sites is None else sites
+    buckets = None
     fd, write = _output()
     buf = reader.buf
     pos = len(HEADER)
@@ -51,17 +64,29 @@ def print_records(reader: DumpReader, names: PrintNames = NO_NAMES,
             buf.madvise(mmap.MADV_DONTNEED, released, upto - released)
             released = upto
         text, pos, done = _cscan.format(buf, pos, reader.ptr_size == 8,
-                                        reader.byteorder == "big", CHUNK, fd, arrays)
+                                        reader.byteorder == "big", CHUNK, fd, arrays, buckets)
         number += done
         if text:
             write(text)
         if done:
             continue
-        # A record the C side leaves to the reader (or a malformed one: the reader says why).
-        _, record = next(reader.records(start=pos, number=number))
-        number += 1
-        pos = reader.position
-        lines = list(record_lines(record, reader.pointer_values, names))
+        # Records the C side leaves to the reader (or a malformed one: the reader says why);
+        # a run of memory-profile buckets is read here at once, then handed to C as a table.
+        lines = []
+        new_buckets = False
+        while True:
+            _, record = next(reader.records(start=pos, number=number))
+            number += 1
+            pos = reader.position
+            if isinstance(record, MemProfBucket):
+                sites[record.address] = bucket_site_label(record)
+                new_buckets = True
+            lines.extend(record_lines(record, reader.pointer_values, names))
+            if not (isinstance(record, MemProfBucket) and pos < len(buf)
+                    and buf[pos] == TAG_MEMPROF):
+                break
+        if new_buckets:
+            buckets = bucket_table(sites)
         write(("\n".join(lines) + "\n").encode("utf-8", errors="replace"))
         if isinstance(record, EndOfFile):
             break

@@ -8,6 +8,7 @@ import numpy as np
 
 from heapspurs.index.geometry import MALLOC_HEADER
 from heapspurs.index.heap_index import HeapIndex
+from heapspurs.names.alloc_sites import allocation_sites
 from heapspurs.names.naming import Names, names_of
 from heapspurs.render.records_text import (
     PrintNames,
@@ -31,6 +32,9 @@ def object_line(ix: HeapIndex, obj: int) -> str:
     """``Object @ 0x... with N pointers in M bytes``, ``Object`` replaced by its name if known."""
     line = object_header(int(ix.addr[obj]), ix.npointers(obj), int(ix.size[obj]),
                          names_of(ix).object_name(obj))
+    site = allocation_sites(ix).site(obj)
+    if site:
+        line += f" (allocated at {site})"
     if ix.phantom[obj]:
         line += " [phantom]"
     return line
@@ -44,11 +48,20 @@ def object_json(ix: HeapIndex, obj: int) -> dict[str, Any]:
         "name": names_of(ix).object_name(obj),
         "type": None,
         "phantom": bool(ix.phantom[obj]),
+        "allocation": allocation_json(ix, obj),
         "malloc_header": bool(ix.header[obj]),
     }
     if ix.header[obj]:
         out["data_address"] = hx(int(ix.addr[obj]) + MALLOC_HEADER)
     return out
+
+
+def allocation_json(ix: HeapIndex, obj: int) -> list[dict[str, Any]] | None:
+    """The object's allocation stack, innermost frame first (None: not sampled)."""
+    stack = allocation_sites(ix).stack(obj)
+    if stack is None:
+        return None
+    return [{"function": f.function, "file": f.file, "line": f.line} for f in stack]
 
 
 def resolution_note(ix: HeapIndex, address: int, obj: int) -> str | None:
@@ -107,4 +120,5 @@ def print_names(names: Names) -> PrintNames:
     """The namers ``--print`` and the record lines use, from the names the user gave."""
     table = names.print_table()
     return PrintNames(value=table.label, slot=names.global_name, object=names.object_at,
-                      function=names.function_name, funcval=names.funcval_name)
+                      function=names.function_name, funcval=names.funcval_name,
+                      bucket=names.bucket_site)

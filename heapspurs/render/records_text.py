@@ -47,6 +47,7 @@ class PrintNames:
     object: Namer = _none  # the name heading the object that starts at an address
     function: Namer = _none  # the function containing a code address
     funcval: Namer = _none  # the function a funcval (closure) runs
+    bucket: Namer = _none  # the allocation site of a memory-profile bucket
 
 
 NO_NAMES = PrintNames()
@@ -170,7 +171,8 @@ def record_lines(record: Record, pointers: PointerReader,
         for fr in record.frames:
             yield f"  {fr.function} {fr.file}:{fr.line}"
     elif isinstance(record, AllocSample):
-        yield f"AllocStackTraceSample @ {hx(record.address)}: Bucket = {hx(record.bucket)}"
+        yield (f"AllocStackTraceSample @ {hx(record.address)}: "
+               f"Bucket = {named(record.bucket, names.bucket(record.bucket))}")
     elif isinstance(record, OtherRoot):
         yield f"OtherRoot @ {hx(record.address)}: {record.description}"
     elif isinstance(record, EndOfFile):

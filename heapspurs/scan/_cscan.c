@@ -820,30 +820,37 @@ static PyObject *py_format(PyObject *self, PyObject *args) {
     Py_buffer view;
     Py_ssize_t start, limit;
     int ptr_size, big_endian, fd = -1;
-    PyObject *names_arg = Py_None;
-    if (!PyArg_ParseTuple(args, "y*nppn|iO", &view, &start, &ptr_size, &big_endian, &limit, &fd,
-                          &names_arg))
+    PyObject *names_arg = Py_None, *buckets_arg = Py_None;
+    if (!PyArg_ParseTuple(args, "y*nppn|iOO", &view, &start, &ptr_size, &big_endian, &limit, &fd,
+                          &names_arg, &buckets_arg))
         return NULL;
-    Py_buffer nb[4];
+    Py_buffer nb[8];
     int nbuf = 0;
-    Names names = {0}, *nm = NULL;
-    if (names_arg != Py_None) {
-        if (!PyTuple_Check(names_arg) || PyTuple_GET_SIZE(names_arg) != 4) {
+    Names names = {0}, *nm = NULL, buckets = {0}, *bk = NULL;
+    PyObject *tables[2] = {names_arg, buckets_arg};
+    Names *dest[2] = {&names, &buckets};
+    for (int t = 0; t < 2; t++) {
+        if (tables[t] == Py_None) continue;
+        if (!PyTuple_Check(tables[t]) || PyTuple_GET_SIZE(tables[t]) != 4) {
             PyErr_SetString(PyExc_TypeError, "names must be (starts, ends, labels, blob)");
             goto names_fail;
         }
-        for (; nbuf < 4; nbuf++)
-            if (PyObject_GetBuffer(PyTuple_GET_ITEM(names_arg, nbuf), &nb[nbuf],
+        int first = nbuf;
+        for (int i = 0; i < 4; i++, nbuf++)
+            if (PyObject_GetBuffer(PyTuple_GET_ITEM(tables[t], i), &nb[nbuf],
                                    PyBUF_C_CONTIGUOUS) < 0) goto names_fail;
-        Py_ssize_t rows = nb[0].len / 8;
-        if (nb[1].len != rows * 8 || nb[2].len != rows * 8) {
+        Py_ssize_t rows = nb[first].len / 8;
+        if (nb[first].len != rows * 8 || nb[first + 1].len != rows * 8 ||
+            nb[first + 2].len != rows * 8) {
             PyErr_SetString(PyExc_ValueError, "inconsistent names arrays");
             goto names_fail;
         }
-        names.start = nb[0].buf; names.end = nb[1].buf; names.label = nb[2].buf;
-        names.blob = nb[3].buf; names.blob_len = nb[3].len; names.n = rows;
-        nm = &names;
+        dest[t]->start = nb[first].buf; dest[t]->end = nb[first + 1].buf;
+        dest[t]->label = nb[first + 2].buf; dest[t]->blob = nb[first + 3].buf;
+        dest[t]->blob_len = nb[first + 3].len; dest[t]->n = rows;
     }
+    if (names_arg != Py_None) nm = &names;
+    if (buckets_arg != Py_None) bk = &buckets;
     Cursor c = {0};
     c.buf = view.buf;
     c.end = view.len;
@@ -921,6 +928,12 @@ static PyObject *py_format(PyObject *self, PyObject *args) {
             text_hex(&t, addr);
             PUT(&t, ": Bucket = ");
             text_hex(&t, bucket);
+            Py_ssize_t brow = names_row(bk, bucket);
+            if (brow >= 0 && bk->start[brow] == bucket) {
+                PUT(&t, " (");
+                put_label(&t, bk, brow, bucket);
+                PUT(&t, ")");
+            }
             PUT(&t, "\n");
         } else {
             break;
@@ -956,7 +969,7 @@ static PyMethodDef methods[] = {
     {"resolve", py_resolve, METH_VARARGS,
      "resolve(addr, size, values, out, n, m): containing object of each value, or -1"},
     {"format", py_format, METH_VARARGS,
-     "format(buffer, start, is64, big_endian, limit[, fd[, names]]) -> (text, next offset, records)"},
+     "format(buffer, start, is64, big_endian, limit[, fd[, names[, buckets]]]) -> (text, next, records)"},
     {"bfs", py_bfs, METH_VARARGS,
      "bfs(indptr, targets, sources, blocked, parent, n, m, nsources): BFS parents in place"},
     {"gather", py_gather, METH_VARARGS,

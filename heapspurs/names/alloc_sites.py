@@ -1,0 +1,91 @@
+"""Allocation sites, from the memory profiler's records inside the dump: buckets (a stack of
+function, file, line) and one allocation sample per sampled live object. With
+``runtime.MemProfileRate = 1`` set before the allocations, every object has one.
+
+An object's *site* is the innermost frame of its bucket's stack outside the runtime, written
+``main.(*Tracker).Track main.go:24``; the whole stack is there on demand."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from heapspurs.format.records import MemProfBucket, ProfileFrame
+from heapspurs.index.heap_index import HeapIndex
+from heapspurs.names.table import clean_label
+
+HOW_TO = ("this dump has no allocation samples: set runtime.MemProfileRate = 1 at the start "
+          "of main (before the allocations you care about) to get every object's allocation "
+          "site")
+
+
+def is_runtime(function: str) -> bool:
+    return function.startswith(("runtime.", "internal/runtime/"))
+
+
+def frame_label(f: ProfileFrame) -> str:
+    return clean_label(f"{f.function} {os.path.basename(f.file)}:{f.line}")
+
+
+def site_frame(bucket: MemProfBucket) -> ProfileFrame | None:
+    """The innermost frame outside the runtime (the allocating code), else the innermost."""
+    for f in bucket.frames:
+        if not is_runtime(f.function):
+            return f
+    return bucket.frames[0] if bucket.frames else None
+
+
+@dataclass
+class Sites:
+    buckets: list[MemProfBucket]
+    bucket_of: np.ndarray  # int32 per object: index into buckets, or -1 (not sampled)
+    labels: list[str]  # per bucket: the site's label
+    stack_labels: list[str]  # per bucket: the whole stack, innermost first
+
+    @property
+    def any(self) -> bool:
+        return bool((self.bucket_of >= 0).any())
+
+    def site(self, obj: int) -> str | None:
+        b = int(self.bucket_of[obj]) if obj >= 0 else -1
+        return self.labels[b] if b >= 0 else None
+
+    def stack(self, obj: int) -> list[ProfileFrame] | None:
+        b = int(self.bucket_of[obj]) if obj >= 0 else -1
+        return list(self.buckets[b].frames) if b >= 0 else None
+
+    def by_address(self) -> dict[int, str]:
+        """bucket address -> site label (for the --print lines of allocation samples)."""
+        return {b.address: label for b, label in zip(self.buckets, self.labels, strict=True)}
+
+
+def bucket_site_label(bucket: MemProfBucket) -> str:
+    f = site_frame(bucket)
+    return frame_label(f) if f is not None else "(no stack)"
+
+
+def allocation_sites(ix: HeapIndex) -> Sites:
+    """The sites of the dump's sampled objects (computed once per index)."""
+    memo = getattr(ix, "_sites", None)
+    if memo is not None:
+        return memo
+    buckets = list(ix.raw.buckets)
+    labels = [bucket_site_label(b) for b in buckets]
+    stacks = [" < ".join(frame_label(f) for f in b.frames) or "(no stack)" for b in buckets]
+    bucket_of = np.full(ix.count, -1, np.int32)
+    addr = np.asarray(ix.raw.sample_addr, np.uint64)
+    if len(addr) and buckets:
+        keys = np.array([b.address for b in buckets], np.uint64)
+        order = np.argsort(keys, kind="stable")
+        sk = keys[order]
+        wanted = np.asarray(ix.raw.sample_bucket, np.uint64)
+        pos = np.minimum(np.searchsorted(sk, wanted), len(sk) - 1)
+        known = sk[pos] == wanted
+        # A sample names the object's start, or (Go 1.22-1.24, malloc headers) its data.
+        obj = ix.resolve(addr)
+        ok = known & (obj >= 0)
+        bucket_of[obj[ok]] = order[pos[ok]].astype(np.int32)
+    ix._sites = Sites(buckets, bucket_of, labels, stacks)
+    return ix._sites
