@@ -43,6 +43,10 @@ def find_objects(ix: HeapIndex, pattern: str, phantoms: bool = False) -> np.ndar
         hits = _matching(rx, names.object_labels, pattern)
         if hits:
             found |= np.isin(names.object_ids, np.array(hits, np.int32))
+    if names.typing is not None:
+        hits = _matching(rx, names.typing.names, pattern)
+        if hits:
+            found |= np.isin(names.typing.object_type, np.array(hits, np.int32))
     sites = allocation_sites(ix)
     if sites.any:
         hits = _matching(rx, sites.labels, pattern)

@@ -49,8 +49,12 @@ def histogram(ix: HeapIndex) -> Histogram:
     names = names_of(ix)
     named = (names.object_ids[real] >= 0) if names.object_ids is not None else np.zeros(
         len(real), bool)
+    typed = (names.typing.object_type[real] >= 0) if names.typing is not None else np.zeros(
+        len(real), bool)
     totals = {"objects": len(real), "bytes": int(size.sum()),
               "reachable_objects": int(reach.sum()), "reachable_bytes": int(size[reach].sum()),
               "named_objects": int(named.sum()), "named_bytes": int(size[named].sum()),
-              "typed_objects": 0, "typed_bytes": 0}
+              "typed_objects": int(typed.sum()), "typed_bytes": int(size[typed].sum()),
+              "reachable_typed_objects": int((typed & reach).sum()),
+              "reachable_typed_bytes": int(size[typed & reach].sum())}
     return Histogram(count_by_kind(ix, real), totals)

@@ -1,6 +1,6 @@
-"""What the whole-heap answers call an object when they count it: its name (OID file, later
-types), else its allocation site (``main.leak main.go:31``), else its size class (``size class
-48 B``; ``large object 40960 B`` past 32 KiB)."""
+"""What the whole-heap answers call an object when they count it: its OID name, else its Go
+type (``--program``), else its allocation site (``main.leak main.go:31``), else its size class
+(``size class 48 B``; ``large object 40960 B`` past 32 KiB)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,8 @@ def size_key(size: int) -> str:
 
 
 def kind_key(ix: HeapIndex, obj: int) -> str:
-    name = names_of(ix).object_name(obj) or allocation_sites(ix).site(obj)
+    names = names_of(ix)
+    name = names.display_name(obj) or allocation_sites(ix).site(obj)
     return name if name else size_key(int(ix.size[obj]))
 
 
@@ -47,6 +48,11 @@ def kind_ids(ix: HeapIndex, objs: np.ndarray) -> tuple[np.ndarray, list[str]]:
         ids = np.where(bucket >= 0, len(labels) + site_id[np.maximum(bucket, 0)], ids)
         labels += [str(u) for u in uniq.tolist()]
     names = names_of(ix)
+    typing = names.typing
+    if typing is not None:
+        typed = typing.object_type[objs]
+        ids = np.where(typed >= 0, len(labels) + typed, ids)
+        labels += list(typing.names)
     if names.object_ids is not None:
         named = names.object_ids[objs]
         ids = np.where(named >= 0, len(labels) + named, ids)

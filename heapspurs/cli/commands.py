@@ -250,7 +250,8 @@ def graph(path: str, address: int, output: str, max_nodes: int, all_owners: bool
 def find(path: str, pattern: str, opts: Options) -> None:
     """--find REGEX: the objects whose name matches, as --print shows them."""
     ix = load_index(path, opts)
-    if names_of(ix).object_ids is None and not allocation_sites(ix).any:
+    if (names_of(ix).object_ids is None and names_of(ix).typing is None
+            and not allocation_sites(ix).any):
         raise click.UsageError("--find searches object names and allocation sites, and this "
                                "dump has neither: give --oid FILE (the names of object ids); "
                                f"or {HOW_TO}")

@@ -44,5 +44,15 @@ def attach_names(ix: HeapIndex, program: str | None, oid_file: str | None, stric
             warn(f"{oid_file} lists no object ids")
         ids, labels = object_name_ids(ix, oids)
     names = Names(ix, binary, ids, labels)
+    if binary is not None and not binary.stripped:
+        from heapspurs.names.dwarf_types import load_types
+        from heapspurs.names.typing import type_heap
+
+        types = load_types(program)
+        if types.types:
+            names.typing = type_heap(ix, types)
+        else:
+            warn(f"{program} has no DWARF debug information (built with -ldflags=-w?): "
+                 "objects stay untyped")
     ix.names = names
     return names

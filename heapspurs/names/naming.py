@@ -15,6 +15,7 @@ from heapspurs.names.table import NameTable, offset_label
 
 if TYPE_CHECKING:
     from heapspurs.names.elf_binary import Binary
+    from heapspurs.names.typing import Typing
 
 
 class Names:
@@ -33,12 +34,21 @@ class Names:
         self._heap: NameTable | None = None
         self._print: NameTable | None = None
         self._buckets: dict[int, str] | None = None
+        self.typing: Typing | None = None  # set by attach when the binary has DWARF
 
     @property
     def has_object_names(self) -> bool:
         return self.object_ids is not None and bool(self.object_labels)
 
     # ---- objects ----
+    def type_name(self, obj: int) -> str | None:
+        """The object's Go type, from the binary's DWARF (None: not typed)."""
+        return self.typing.type_name(obj) if self.typing is not None else None
+
+    def display_name(self, obj: int) -> str | None:
+        """What to call the object: its OID name, else its type."""
+        return self.object_name(obj) or self.type_name(obj)
+
     def object_name(self, obj: int) -> str | None:
         if self.object_ids is None or obj < 0:
             return None

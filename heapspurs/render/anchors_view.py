@@ -17,7 +17,7 @@ def path_text(ix: HeapIndex, path: list[int]) -> str:
     names = names_of(ix)
 
     def one(o: int) -> str:
-        name = names.object_name(o)
+        name = names.display_name(o)
         return f"{hx(int(ix.addr[o]))}{' ' + name if name else ''} ({int(ix.size[o])} B)"
     return " -> ".join(one(o) for o in path)
 

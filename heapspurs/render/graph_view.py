@@ -75,8 +75,9 @@ def graph_dot(ix: HeapIndex, g: KeepAliveGraph, title: str) -> str:
     sites = allocation_sites(ix)
     for n in g.nodes:
         name = names.object_name(n)
+        label = name or names.type_name(n) or "Object"
         attrs: dict[str, str | int] = {
-            "label": f"{name or 'Object'} ({size_text(int(ix.size[n]))})\n{hx(int(ix.addr[n]))}",
+            "label": f"{label} ({size_text(int(ix.size[n]))})\n{hx(int(ix.addr[n]))}",
             "shape": "ellipse",
         }
         if name:

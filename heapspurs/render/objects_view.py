@@ -31,7 +31,7 @@ def size_text(n: int) -> str:
 def object_line(ix: HeapIndex, obj: int) -> str:
     """``Object @ 0x... with N pointers in M bytes``, ``Object`` replaced by its name if known."""
     line = object_header(int(ix.addr[obj]), ix.npointers(obj), int(ix.size[obj]),
-                         names_of(ix).object_name(obj))
+                         names_of(ix).display_name(obj))
     site = allocation_sites(ix).site(obj)
     if site:
         line += f" (allocated at {site})"
@@ -46,7 +46,7 @@ def object_json(ix: HeapIndex, obj: int) -> dict[str, Any]:
         "size": int(ix.size[obj]),
         "pointers": ix.npointers(obj),
         "name": names_of(ix).object_name(obj),
-        "type": None,
+        "type": names_of(ix).type_name(obj),
         "phantom": bool(ix.phantom[obj]),
         "allocation": allocation_json(ix, obj),
         "malloc_header": bool(ix.header[obj]),

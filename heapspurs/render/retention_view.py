@@ -57,7 +57,7 @@ def _root_phrase(ix: HeapIndex, root: tuple[str, int, int] | None) -> str:
 
 
 def _obj_phrase(ix: HeapIndex, o: int) -> str:
-    name = names_of(ix).object_name(o)
+    name = names_of(ix).display_name(o)
     return f"{hx(int(ix.addr[o]))}{' ' + name if name else ''} ({size_text(int(ix.size[o]))})"
 
 

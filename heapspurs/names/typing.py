@@ -1,0 +1,449 @@
+"""Type the heap: propagate Go types from the binary's DWARF (globals, malloc headers, finalizer
+object types) through typed pointer fields to the objects they point at, the way viewcore types
+a core file. Works a whole frontier at a time per type (numpy), not object by object.
+
+Every typing is checked against the dump: the type's pointer words (repeated for arrays) must be
+exactly the object's pointer slots in the dump, else the typing is rejected. The first accepted
+typing wins; later different ones are counted as conflicts.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+import numpy as np
+
+from heapspurs.index.geometry import MALLOC_HEADER
+from heapspurs.index.heap_index import HeapIndex, gather_ranges
+from heapspurs.names.dwarf_types import (
+    KIND_CHAN,
+    KIND_FUNC,
+    KIND_MAP,
+    KIND_PTR,
+    KIND_SLICE,
+    KIND_STRING,
+    KIND_UNSAFE_POINTER,
+    GoTypes,
+)
+from heapspurs.scan.raw import ROOT_BSS, ROOT_DATA
+
+MAX_WORDS = 1 << 16  # pointer words of one flattened type; bigger types are not used
+STRING_DATA = "string data"
+
+# Actions of a pointer word: what the word's target is.
+PTR, SLICE, STRING, EFACE, IFACE, OPAQUE = range(6)
+# How many values of the type a target object holds: exactly one; an array (a slice's backing
+# store); or one or more (a plain pointer may point at the first of an array of T).
+SINGLE, ARRAY, ANY = range(3)
+
+
+@dataclass
+class Typing:
+    object_type: np.ndarray  # int32 per object: index into names, or -1
+    names: list[str]
+    conflicts: int = 0
+    rejected: int = 0
+
+    def type_name(self, obj: int) -> str | None:
+        t = int(self.object_type[obj]) if obj >= 0 else -1
+        return self.names[t] if t >= 0 else None
+
+
+class Layouts:
+    """Pointer words of each type: (offsets, actions, targets), flattened and cached."""
+
+    def __init__(self, types: GoTypes, ptr: int):
+        self.types = types
+        self.ptr = ptr
+        self.cache: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray] | None] = {}
+
+    def of(self, t: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        if t in self.cache:
+            return self.cache[t]
+        words: list[tuple[int, int, int]] = []
+        ok = self._walk(t, 0, words, 0)
+        out = None
+        if ok:
+            words.sort()
+            out = (np.array([w[0] for w in words], np.int64),
+                   np.array([w[1] for w in words], np.int8),
+                   np.array([w[2] for w in words], np.int64))
+        self.cache[t] = out
+        return out
+
+    def _walk(self, t: int, base: int, out: list, depth: int) -> bool:
+        types = self.types
+        t = types.resolve(t)
+        if t < 0 or depth > 64 or len(out) > MAX_WORDS:
+            return t >= 0 and len(out) <= MAX_WORDS
+        ty = types.types[t]
+        if ty.tag == "pointer":
+            target = types.resolve(ty.target)
+            if ty.kind == KIND_UNSAFE_POINTER or target < 0 or types.types[target].size == 0:
+                out.append((base, OPAQUE, -1))
+            else:
+                out.append((base, PTR, ty.target))  # unresolved: keeps a typedef's name
+            return True
+        if ty.tag == "func" or ty.kind in (KIND_FUNC,):
+            out.append((base, OPAQUE, -1))
+            return True
+        if ty.tag == "struct":
+            if ty.name in ("runtime.eface", "runtime.iface"):
+                out.append((base + self.ptr, EFACE if ty.name == "runtime.eface" else IFACE, -1))
+                return True
+            if ty.kind == KIND_STRING or ty.name == "string":
+                out.append((base, STRING, -1))
+                return True
+            if ty.kind == KIND_SLICE or (ty.name.startswith("[]") and ty.fields
+                                         and ty.fields[0][0] == "array"):
+                elem = ty.target if ty.target >= 0 else self._pointee(ty.fields[0][2])
+                out.append((base, SLICE, elem) if elem >= 0 else (base, OPAQUE, -1))
+                return True
+            for _, off, ft in ty.fields:
+                if not self._walk(ft, base + off, out, depth + 1):
+                    return False
+            return True
+        if ty.tag == "array":
+            elem = types.resolve(ty.target)
+            if elem < 0 or ty.count == 0:
+                return True
+            sub: list[tuple[int, int, int]] = []
+            if not self._walk(elem, 0, sub, depth + 1):
+                return False
+            if not sub:
+                return True
+            esize = types.types[elem].size
+            if len(sub) * ty.count > MAX_WORDS or esize <= 0:
+                return False
+            for i in range(ty.count):
+                out.extend((base + i * esize + o, a, g) for o, a, g in sub)
+            return True
+        return True  # base types: no pointers
+
+    def _pointee(self, t: int) -> int:
+        t = self.types.resolve(t)
+        return self.types.types[t].target if t >= 0 else -1
+
+
+def pointer_shaped(types: GoTypes, t: int) -> bool:
+    """Is a value of type t stored directly in an interface's data word?"""
+    t = types.resolve(t)
+    if t < 0:
+        return False
+    ty = types.types[t]
+    return ty.tag in ("pointer", "func") or ty.kind in (KIND_PTR, KIND_MAP, KIND_CHAN,
+                                                        KIND_FUNC, KIND_UNSAFE_POINTER)
+
+
+class Typer:
+    def __init__(self, ix: HeapIndex, types: GoTypes):
+        self.ix = ix
+        self.types = types
+        self.ptr = ix.params.ptr_size
+        self.layouts = Layouts(types, self.ptr)
+        self.hdr = np.where(ix.header, MALLOC_HEADER, 0).astype(np.int64)
+        self.object_type = np.full(ix.count, -1, np.int32)
+        self.names: list[str] = []
+        self.name_ids: dict[str, int] = {}
+        self.conflicts = 0
+        self.rejected = 0
+        self.pending: dict[tuple[int, int], list[np.ndarray]] = defaultdict(list)
+        self.buf = np.frombuffer(ix._map(), np.uint8)
+        self.cap_hint = np.full(ix.count, -1, np.int64)  # slice capacity seen for an array
+        self.itabs = {i.address: i.type_address for i in ix.raw.itabs}
+
+    # ---- reading words of the dump ----
+    def words_at(self, file_offsets: np.ndarray) -> np.ndarray:
+        off = np.asarray(file_offsets, np.int64)
+        out = np.zeros(len(off), np.uint64)
+        big = self.ix.params.big_endian
+        for k in range(self.ptr):
+            shift = (self.ptr - 1 - k) if big else k
+            out |= self.buf[off + k].astype(np.uint64) << np.uint64(8 * shift)
+        return out
+
+    def name_id(self, name: str) -> int:
+        i = self.name_ids.get(name)
+        if i is None:
+            i = self.name_ids[name] = len(self.names)
+            self.names.append(name)
+        return i
+
+    # ---- candidates ----
+    def propose(self, objs: np.ndarray, t: int, mode: int) -> None:
+        objs = np.asarray(objs, np.int64)
+        objs = objs[(objs >= 0)]
+        if len(objs) and t >= 0:
+            self.pending[(int(t), int(mode))].append(objs)
+
+    def propose_targets(self, slots: np.ndarray, t: int, mode: int) -> None:
+        """Type what pointer slots (indexes into the index's slot arrays) point at the start
+        of (past the malloc header)."""
+        dst = self.ix.pdst[slots].astype(np.int64)
+        ok = dst >= 0
+        slots, dst = slots[ok], dst[ok]
+        at_start = self.ix.pval[slots] == self.ix.addr[dst] + self.hdr[dst].astype(np.uint64)
+        self.propose(dst[at_start], t, mode)
+
+    # ---- one round: verify and assign the pending candidates, type by type ----
+    def run(self, max_rounds: int = 10_000) -> None:
+        rounds = 0
+        while self.pending and rounds < max_rounds:
+            rounds += 1
+            pending, self.pending = self.pending, defaultdict(list)
+            for (t, mode), parts in pending.items():
+                objs = np.unique(np.concatenate(parts))
+                self.assign(objs, t, mode)
+
+    def assign(self, objs: np.ndarray, t: int, mode: int) -> None:
+        """Type ``objs`` as values of type ``t`` (a typedef keeps its name), if the dump's
+        pointer slots agree, and propose what their typed pointer words point at."""
+        ix = self.ix
+        objs = objs[~ix.phantom[objs]]
+        taken = self.object_type[objs] >= 0
+        if taken.any():  # typed before: a conflict when the element type differs
+            ty_name = self.types.types[t].name
+            for existing in np.unique(self.object_type[objs[taken]]).tolist():
+                name = self.names[existing]
+                if name != ty_name and not name.endswith("]" + ty_name):
+                    self.conflicts += int((self.object_type[objs[taken]] == existing).sum())
+        objs = objs[~taken]
+        if not len(objs):
+            return
+        layout = self.layouts.of(t)
+        type_name = self.types.types[t].name
+        ty = self.types.types[self.types.resolve(t)]
+        if layout is None or (ty.size <= 0 and len(layout[0])):
+            self.rejected += len(objs)
+            return
+        offs, acts, tgts = layout
+        npw = len(offs)
+        data = (ix.size[objs].astype(np.int64) - self.hdr[objs])
+        count = ix.pstart[objs + 1] - ix.pstart[objs]
+        array = mode != SINGLE
+        if npw == 0:
+            ok = (count == 0) & (data >= ty.size)
+            reps = np.where(ok, np.maximum(data // max(ty.size, 1), 1), 0) if mode == ARRAY else (
+                ok.astype(np.int64))
+        else:
+            reps = count // npw
+            ok = (count % npw == 0) & (reps >= 1) & (reps * ty.size <= data)
+            if mode == SINGLE:
+                ok &= reps == 1
+        good = objs[ok]
+        reps = reps[ok]
+        data = data[ok]
+        if npw and len(good):
+            # Every slot must sit where the type says: offset of its word + element start.
+            starts = ix.pstart[good]
+            cnt = (ix.pstart[good + 1] - starts).astype(np.int64)
+            slots = gather_ranges(starts, cnt)
+            owner = np.repeat(np.arange(len(good)), cnt)
+            j = slots - np.repeat(starts, cnt)
+            expect = offs[j % npw] + (j // npw) * ty.size + np.repeat(self.hdr[good], cnt)
+            bad_slot = ix.poff[slots].astype(np.int64) != expect
+            bad_obj = np.zeros(len(good), bool)
+            bad_obj[owner[bad_slot]] = True
+            self.rejected += int(bad_obj.sum())
+            keep = ~bad_obj
+            good, reps, data = good[keep], reps[keep], data[keep]
+            slot_keep = keep[owner]
+            slots, j = slots[slot_keep], j[slot_keep]
+        self.rejected += int((~ok).sum())
+        if not len(good):
+            return
+        # Names: T, or [n]T for arrays.
+        if array:
+            # [cap]T where a slice header said its capacity (the dump's pointer slots may run
+            # to the end of the size class), else as many elements as the slots hold.
+            cap = self.cap_hint[good]
+            fits = (cap >= 1) & (cap * max(ty.size, 1) <= data) & ((cap <= reps) | (npw == 0))
+            n_elems = np.where(fits, cap, reps)
+            for n in np.unique(n_elems).tolist():
+                sel = good[n_elems == n]
+                name = type_name if n == 1 else f"[{n}]{type_name}"
+                self.object_type[sel] = self.name_id(name)
+        else:
+            self.object_type[good] = self.name_id(type_name or "?")
+        if not npw:
+            return
+        field = j % npw
+        act = acts[field]
+        tgt = tgts[field]
+        for a in (PTR, SLICE):
+            sel = act == a
+            if sel.any():
+                if a == SLICE:  # the capacity is the slice header's third word
+                    src = np.searchsorted(ix.pstart, slots[sel], side="right") - 1
+                    cap_off = (ix.off[src].astype(np.int64) + ix.poff[slots[sel]].astype(
+                        np.int64) + 2 * self.ptr)
+                    inside = cap_off + self.ptr <= (ix.off[src] + ix.size[src]).astype(np.int64)
+                    self.hint_caps(slots[sel][inside], self.words_at(cap_off[inside]))
+                for target_type in np.unique(tgt[sel]).tolist():
+                    pick = slots[sel & (tgt == target_type)]
+                    self.propose_targets(pick, int(target_type), ARRAY if a == SLICE else ANY)
+        sel = act == STRING
+        if sel.any():
+            self.type_strings(slots[sel])
+        for a in (EFACE, IFACE):
+            sel = act == a
+            if sel.any():
+                self.type_interfaces(slots[sel], a == IFACE)
+
+    def hint_caps(self, slots: np.ndarray, caps: np.ndarray) -> None:
+        dst = self.ix.pdst[slots].astype(np.int64)
+        ok = (dst >= 0) & (caps < np.uint64(1 << 40))
+        self.cap_hint[dst[ok]] = caps[ok].astype(np.int64)
+
+    def type_strings(self, slots: np.ndarray) -> None:
+        ix = self.ix
+        dst = ix.pdst[slots].astype(np.int64)
+        ok = dst >= 0
+        dst = dst[ok]
+        fresh = dst[(self.object_type[dst] < 0) & ~ix.phantom[dst]
+                    & (ix.pstart[dst + 1] == ix.pstart[dst])]
+        self.object_type[np.unique(fresh)] = self.name_id(STRING_DATA)
+
+    def interface_types(self, type_words: np.ndarray, iface: bool) -> np.ndarray:
+        out = np.full(len(type_words), -1, np.int64)
+        for i, w in enumerate(type_words.tolist()):
+            if not w:
+                continue
+            desc = self.itabs.get(w) if iface else w
+            if iface and desc is None:
+                desc = self._itab_type(w)
+            if desc is not None:
+                out[i] = self.types.runtime.get(desc, -1)
+        return out
+
+    def _itab_type(self, itab: int) -> int | None:
+        """The concrete type of an itab not in the dump's itab records: its second word."""
+        obj = self.ix.find(itab)
+        if obj < 0:
+            return None
+        off = int(self.ix.off[obj]) + itab - int(self.ix.addr[obj]) + self.ptr
+        if off + self.ptr > int(self.ix.off[obj] + self.ix.size[obj]):
+            return None
+        return int(self.words_at(np.array([off]))[0])
+
+    def type_interfaces(self, slots: np.ndarray, iface: bool) -> None:
+        """The data word's target gets the dynamic type from the type/itab word before it."""
+        ix = self.ix
+        obj = np.searchsorted(ix.pstart, slots, side="right") - 1
+        word_off = ix.off[obj].astype(np.int64) + ix.poff[slots].astype(np.int64) - self.ptr
+        dyn = self.interface_types(self.words_at(word_off), iface)
+        self._type_interface_targets(slots, dyn)
+
+    def _type_interface_targets(self, slots: np.ndarray, dyn: np.ndarray) -> None:
+        for d in np.unique(dyn[dyn >= 0]).tolist():
+            pick = slots[dyn == d]
+            if pointer_shaped(self.types, d):
+                ty = self.types.types[self.types.resolve(d)]
+                if ty.tag == "pointer" and ty.target >= 0:
+                    self.propose_targets(pick, ty.target, ANY)
+            else:
+                self.propose_targets(pick, d, SINGLE)
+
+    # ---- seeds ----
+    def seed_globals(self) -> None:
+        ix, types = self.ix, self.types
+        roots = ix.roots
+        glob = np.nonzero((roots.kind == ROOT_BSS) | (roots.kind == ROOT_DATA))[0]
+        if not len(glob) or not types.globals:
+            return
+        gaddr = np.array([g[1] for g in types.globals], np.uint64)
+        slots = roots.slot[glob]
+        gi = np.searchsorted(gaddr, slots, side="right").astype(np.int64) - 1
+        by_action: dict[tuple[int, int], list[int]] = defaultdict(list)
+        eface: list[tuple[int, int, bool]] = []
+        for row, g in zip(glob.tolist(), gi.tolist(), strict=True):
+            if g < 0:
+                continue
+            _, addr, t = types.globals[g]
+            layout = self.layouts.of(t)
+            if layout is None:
+                continue
+            off = int(roots.slot[row]) - addr
+            k = np.searchsorted(layout[0], off)
+            if k >= len(layout[0]) or layout[0][k] != off:
+                continue
+            act, tgt = int(layout[1][k]), int(layout[2][k])
+            if act in (PTR, SLICE):
+                by_action[(act, tgt)].append(row)
+            elif act in (EFACE, IFACE):
+                eface.append((row, int(roots.slot[row]) - self.ptr, act == IFACE))
+            elif act == STRING:
+                by_action[(STRING, -1)].append(row)
+        for (act, tgt), rows in by_action.items():
+            objs = roots.obj[rows].astype(np.int64)
+            vals = roots.value[rows]
+            at_start = vals == ix.addr[objs] + self.hdr[objs].astype(np.uint64)
+            if act == STRING:
+                fresh = objs[at_start]
+                fresh = fresh[(self.object_type[fresh] < 0) & (ix.pstart[fresh + 1]
+                                                                == ix.pstart[fresh])]
+                self.object_type[fresh] = self.name_id(STRING_DATA)
+            else:
+                if act == SLICE:  # the capacity: the slice header's third word
+                    for row in rows:
+                        cap = self._segment_word(int(roots.slot[row]) + 2 * self.ptr)
+                        if cap is not None and cap < 1 << 40:
+                            self.cap_hint[int(roots.obj[row])] = cap
+                self.propose(objs[at_start], tgt, ARRAY if act == SLICE else ANY)
+        for row, word_addr, iface in eface:
+            word = self._segment_word(word_addr)
+            if word is None:
+                continue
+            d = int(self.interface_types(np.array([word], np.uint64), iface)[0])
+            if d < 0:
+                continue
+            obj = int(roots.obj[row])
+            val = int(roots.value[row])
+            if val != int(ix.addr[obj]) + int(self.hdr[obj]):
+                continue
+            if pointer_shaped(types, d):
+                ty = types.types[types.resolve(d)]
+                if ty.tag == "pointer" and ty.target >= 0:
+                    self.propose(np.array([obj]), ty.target, ANY)
+            else:
+                self.propose(np.array([obj]), d, SINGLE)
+
+    def _segment_word(self, address: int) -> int | None:
+        for s in self.ix.raw.segments:
+            if s.address <= address and address + self.ptr <= s.end:
+                off = s.contents_offset + address - s.address
+                return int(self.words_at(np.array([off]))[0])
+        return None
+
+    def seed_headers(self) -> None:
+        """Objects with a malloc header name their type descriptor in their first word."""
+        ix = self.ix
+        objs = np.nonzero(ix.header & ~ix.phantom)[0]
+        if not len(objs):
+            return
+        desc = self.words_at(ix.off[objs].astype(np.int64))
+        for d in np.unique(desc).tolist():
+            t = self.types.runtime.get(int(d), -1)
+            if t >= 0:
+                self.propose(objs[desc == d], t, ARRAY)
+
+    def seed_finalizers(self) -> None:
+        for f in self.ix.raw.finalizers:
+            t = self.types.runtime.get(f.ot, -1)
+            obj = self.ix.find(f.object)
+            if t < 0 or obj < 0:
+                continue
+            ty = self.types.types[self.types.resolve(t)]
+            if ty.tag == "pointer" and ty.target >= 0:
+                self.propose(np.array([obj]), ty.target, SINGLE)
+
+
+def type_heap(ix: HeapIndex, types: GoTypes) -> Typing:
+    typer = Typer(ix, types)
+    typer.seed_globals()
+    typer.seed_finalizers()
+    typer.run()
+    typer.seed_headers()  # after propagation: a check on it, and types for the rest
+    typer.run()
+    return Typing(typer.object_type, typer.names, typer.conflicts, typer.rejected)
