@@ -23,7 +23,7 @@ from heapspurs.names.errors import BinaryError
 KIND_ARRAY, KIND_CHAN, KIND_FUNC, KIND_INTERFACE, KIND_MAP = 17, 18, 19, 20, 21
 KIND_PTR, KIND_SLICE, KIND_STRING, KIND_STRUCT, KIND_UNSAFE_POINTER = 22, 23, 24, 25, 26
 AT_KIND, AT_KEY, AT_ELEM, AT_RUNTIME_TYPE = 0x2900, 0x2901, 0x2902, 0x2904
-FORMAT = 2  # of the cached JSON
+FORMAT = 3  # of the cached JSON
 
 
 @dataclass
@@ -37,11 +37,18 @@ class GoType:
     fields: list[tuple[str, int, int]] = field(default_factory=list)  # (name, offset, type)
 
 
+# A local variable's place in memory over a pc range: pieces (variable offset, size, offset
+# from the frame's canonical frame address or None when the piece is in a register).
+Piece = tuple[int, int, "int | None"]
+
+
 @dataclass
 class GoTypes:
     types: list[GoType]
     globals: list[tuple[str, int, int]]  # (name, address, type index), sorted by address
     runtime: dict[int, int]  # runtime type descriptor address -> type index
+    # Stack locals and parameters: (type index, [(pc begin, pc end, pieces)]).
+    locals: list[tuple[int, list[tuple[int, int, list[Piece]]]]] = field(default_factory=list)
 
     def resolve(self, t: int) -> int:
         """Follow typedefs to the type that has the layout."""
@@ -50,6 +57,59 @@ class GoTypes:
             t = self.types[t].target
             seen += 1
         return t
+
+
+def _uleb(b: list[int], i: int) -> tuple[int, int]:
+    v = shift = 0
+    while i < len(b):
+        v |= (b[i] & 0x7F) << shift
+        shift += 7
+        i += 1
+        if b[i - 1] < 0x80:
+            break
+    return v, i
+
+
+def _sleb(b: list[int], i: int) -> tuple[int, int]:
+    v = shift = 0
+    byte = 0
+    while i < len(b):
+        byte = b[i]
+        v |= (byte & 0x7F) << shift
+        shift += 7
+        i += 1
+        if byte < 0x80:
+            break
+    if byte & 0x40:
+        v -= 1 << shift
+    return v, i
+
+
+def pieces(expr: list[int], size: int) -> list[Piece] | None:
+    """The pieces of a location expression made of DW_OP_fbreg / DW_OP_regN (each optionally
+    followed by DW_OP_piece); None for anything else (computed locations are not followed)."""
+    out: list[Piece] = []
+    i = off = 0
+    while i < len(expr):
+        op = expr[i]
+        where: int | None
+        if op == 0x91:  # DW_OP_fbreg
+            where, i = _sleb(expr, i + 1)
+        elif 0x50 <= op <= 0x6F:  # DW_OP_reg0..31
+            where, i = None, i + 1
+        elif op == 0x93:  # a DW_OP_piece with nothing before it: an optimized-out part
+            n, i = _uleb(expr, i + 1)
+            off += n
+            continue
+        else:
+            return None
+        if i < len(expr) and expr[i] == 0x93:
+            n, i = _uleb(expr, i + 1)
+        else:
+            n = size - off
+        out.append((off, n, where))
+        off += n
+    return out
 
 
 def _loc_addr(value: object, ptr_size: int, little: bool) -> int | None:
@@ -76,6 +136,10 @@ def extract(path: str) -> GoTypes:
                 for s in symtab.get_symbol_by_name("runtime.types") or []:
                     types_base = int(s["st_value"])
             dwarf = elf.get_dwarf_info()
+            from elftools.dwarf.locationlists import LocationEntry, LocationParser
+
+            locparser = LocationParser(dwarf.location_lists())
+            locals_raw: list[tuple[int, list]] = []
             index: dict[int, int] = {}
             raw: list[tuple[int, dict, list]] = []
             globals_: list[tuple[str, int, int]] = []
@@ -117,6 +181,29 @@ def extract(path: str) -> GoTypes:
                                     info["count"] = int(ca["DW_AT_count"].value)
                         index[die.offset] = len(raw)
                         raw.append((die.offset, info, members))
+                    elif (tag in ("DW_TAG_variable", "DW_TAG_formal_parameter")
+                          and "DW_AT_location" in die.attributes
+                          and "DW_AT_type" in die.attributes
+                          and die.attributes["DW_AT_location"].form != "DW_FORM_block1"):
+                        loc = locparser.parse_from_attribute(die.attributes["DW_AT_location"],
+                                                             cu["version"], die)
+                        if not isinstance(loc, list):
+                            continue
+                        ranges = []
+                        base = 0
+                        for entry in loc:
+                            if hasattr(entry, "base_address"):
+                                base = int(entry.base_address)
+                            elif isinstance(entry, LocationEntry):
+                                ps = pieces(list(entry.loc_expr), 1 << 30)
+                                if ps and any(p[2] is not None for p in ps):
+                                    lo = entry.begin_offset if entry.is_absolute else (
+                                        base + entry.begin_offset)
+                                    hi = entry.end_offset if entry.is_absolute else (
+                                        base + entry.end_offset)
+                                    ranges.append((int(lo), int(hi), ps))
+                        if ranges:
+                            locals_raw.append((ref(cu, die.attributes["DW_AT_type"]), ranges))
                     elif (tag == "DW_TAG_variable" and "DW_AT_location" in die.attributes
                           and "DW_AT_type" in die.attributes
                           and die.get_parent().tag == "DW_TAG_compile_unit"):
@@ -126,7 +213,7 @@ def extract(path: str) -> GoTypes:
                             name = die.attributes["DW_AT_name"].value.decode("utf-8", "replace")
                             globals_.append((name, addr, ref(cu, die.attributes["DW_AT_type"])))
     except (ELFError, DWARFError, OSError, ValueError, KeyError, IndexError, AttributeError,
-            TypeError) as e:
+            TypeError, AssertionError) as e:
         raise BinaryError(f"{path}: cannot read its DWARF ({type(e).__name__}: {e})") from None
     types: list[GoType] = []
     for _, info, members in raw:
@@ -142,7 +229,16 @@ def extract(path: str) -> GoTypes:
     runtime = {info["rt"]: i for i, (_, info, _) in enumerate(raw) if "rt" in info}
     gl = sorted((n, a, index.get(t, -1)) for n, a, t in globals_ if index.get(t, -1) >= 0)
     gl.sort(key=lambda g: g[1])
-    return GoTypes(types, gl, runtime)
+    locs = []
+    for t, ranges in locals_raw:
+        ti = index.get(t, -1)
+        if ti < 0:
+            continue
+        size = types[ti].size or ptr_size
+        # The last piece of a single-location variable covers the whole variable.
+        locs.append((ti, [(lo, hi, [(o, min(n, size - o), w) for o, n, w in ps])
+                          for lo, hi, ps in ranges]))
+    return GoTypes(types, gl, runtime, locs)
 
 
 def _key(path: str) -> str:
@@ -166,14 +262,17 @@ def load_types(path: str) -> GoTypes:
             return GoTypes([GoType(t[0], t[1], t[2], t[3], t[4], t[5],
                                    [tuple(f) for f in t[6]]) for t in data["types"]],
                            [tuple(g) for g in data["globals"]],
-                           {int(k): v for k, v in data["runtime"].items()})
+                           {int(k): v for k, v in data["runtime"].items()},
+                           [(t, [(lo, hi, [tuple(p) for p in ps]) for lo, hi, ps in rs])
+                            for t, rs in data["locals"]])
         except (OSError, ValueError, KeyError, IndexError, TypeError):
             pass
     types = extract(path)
     if target is not None:
         data = {"types": [[t.name, t.tag, t.kind, t.size, t.target, t.count, t.fields]
                           for t in types.types],
-                "globals": types.globals, "runtime": {str(k): v for k, v in types.runtime.items()}}
+                "globals": types.globals, "runtime": {str(k): v for k, v in types.runtime.items()},
+                "locals": types.locals}
         try:
             fd, tmp = tempfile.mkstemp(prefix=".types.", dir=target.parent)
             with os.fdopen(fd, "w") as f:

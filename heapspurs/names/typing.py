@@ -126,6 +126,24 @@ class Layouts:
         return self.types.types[t].target if t >= 0 else -1
 
 
+def swiss_small_map_groups(types: GoTypes) -> dict[int, int]:
+    """For Go 1.24+ swiss maps: the map header struct (``map<K,V>``) -> its group type
+    (``noalg.map.group[K]V``), found through the ``map[K]V`` typedefs."""
+    by_name = {t.name: i for i, t in enumerate(types.types) if t.tag == "struct"}
+    out: dict[int, int] = {}
+    for t in types.types:
+        if t.tag != "typedef" or t.kind != KIND_MAP or not t.name.startswith("map["):
+            continue
+        header = types.resolve(t.target)
+        if header < 0 or types.types[header].tag != "pointer":
+            continue
+        struct = types.resolve(types.types[header].target)
+        group = by_name.get("noalg.map.group" + t.name[3:])
+        if struct >= 0 and group is not None and types.types[struct].name.startswith("map<"):
+            out[struct] = group
+    return out
+
+
 def pointer_shaped(types: GoTypes, t: int) -> bool:
     """Is a value of type t stored directly in an interface's data word?"""
     t = types.resolve(t)
@@ -152,6 +170,7 @@ class Typer:
         self.buf = np.frombuffer(ix._map(), np.uint8)
         self.cap_hint = np.full(ix.count, -1, np.int64)  # slice capacity seen for an array
         self.itabs = {i.address: i.type_address for i in ix.raw.itabs}
+        self.small_map_group = swiss_small_map_groups(types)
 
     # ---- reading words of the dump ----
     def words_at(self, file_offsets: np.ndarray) -> np.ndarray:
@@ -266,6 +285,9 @@ class Typer:
                 self.object_type[sel] = self.name_id(name)
         else:
             self.object_type[good] = self.name_id(type_name or "?")
+        group = self.small_map_group.get(self.types.resolve(t))
+        if group is not None and not array:
+            self.type_small_map_groups(good, group)
         if not npw:
             return
         field = j % npw
@@ -290,6 +312,20 @@ class Typer:
             sel = act == a
             if sel.any():
                 self.type_interfaces(slots[sel], a == IFACE)
+
+    def type_small_map_groups(self, maps: np.ndarray, group: int) -> None:
+        """A Go 1.24+ map with at most 8 entries has no directory: dirPtr (offset 16) points at
+        its one group when dirLen (offset 24) is 0."""
+        ix = self.ix
+        base = ix.off[maps].astype(np.int64) + self.hdr[maps]
+        dir_len = self.words_at(base + 3 * self.ptr)
+        dir_ptr = self.words_at(base + 2 * self.ptr)
+        small = (dir_len == 0) & (dir_ptr != 0)
+        targets = ix.resolve(dir_ptr[small]).astype(np.int64)
+        ok = targets >= 0
+        targets, vals = targets[ok], dir_ptr[small][ok]
+        at_start = vals == ix.addr[targets] + self.hdr[targets].astype(np.uint64)
+        self.propose(targets[at_start], group, SINGLE)
 
     def hint_caps(self, slots: np.ndarray, caps: np.ndarray) -> None:
         dst = self.ix.pdst[slots].astype(np.int64)
@@ -416,6 +452,91 @@ class Typer:
                 return int(self.words_at(np.array([off]))[0])
         return None
 
+    def seed_frames(self) -> None:
+        """Stack frames: locals and parameters DWARF places in the frame at the frame's pc
+        (CFA = frame sp + frame size; a frame's pc is a return address, so pc - 1 is looked
+        up). Only words the frame's pointer map lists as live pointers are followed."""
+        ix, types = self.ix, self.types
+        raw = ix.raw
+        if not types.locals or not len(raw.frame_sp):
+            return
+        begin, end, which = [], [], []
+        for li, (_, ranges) in enumerate(types.locals):
+            for ri, (lo, hi, _) in enumerate(ranges):
+                begin.append(lo)
+                end.append(hi)
+                which.append((li, ri))
+        begin_a = np.array(begin, np.uint64)
+        end_a = np.array(end, np.uint64)
+        by_action: dict[tuple[int, int], list[int]] = defaultdict(list)
+        caps: list[tuple[int, int]] = []
+        ifaces: list[tuple[int, int, bool]] = []
+        for f in range(len(raw.frame_sp)):
+            pc = np.uint64(int(raw.frame_pc[f]) - 1)
+            live = np.nonzero((begin_a <= pc) & (pc < end_a))[0]
+            if not len(live):
+                continue
+            sp = int(raw.frame_sp[f])
+            cfa = sp + int(raw.frame_size[f])
+            s0, s1 = int(raw.frame_pstart[f]), int(raw.frame_pstart[f + 1])
+            slot_of = {sp + int(o): k for k, o in enumerate(raw.fptr_off[s0:s1].tolist())}
+            if not slot_of:
+                continue
+            for k in live.tolist():
+                li, ri = which[k]
+                t = types.locals[li][0]
+                layout = self.layouts.of(t)
+                if layout is None or not len(layout[0]):
+                    continue
+                for (vo, n, where) in types.locals[li][1][ri][2]:
+                    if where is None:
+                        continue
+                    for off, act, tgt in zip(*(a.tolist() for a in layout), strict=True):
+                        if not vo <= off < vo + n:
+                            continue
+                        addr = cfa + where + off - vo
+                        j = slot_of.get(addr)
+                        if j is None:
+                            continue
+                        if act in (PTR, SLICE, STRING):
+                            by_action[(act, tgt)].append(s0 + j)
+                            if act == SLICE:
+                                caps.append((s0 + j, addr + 2 * self.ptr - sp + int(
+                                    raw.frame_off[f])))
+                        elif act in (EFACE, IFACE):
+                            ifaces.append((s0 + j, addr - self.ptr - sp + int(raw.frame_off[f]),
+                                           act == IFACE))
+        values = raw.fptr_val
+        for fslot, cap_at in caps:
+            cap = int(self.words_at(np.array([cap_at]))[0])
+            obj = ix.find(int(values[fslot]))
+            if obj >= 0 and cap < 1 << 40:
+                self.cap_hint[obj] = cap
+        for (act, tgt), fslots in by_action.items():
+            vals = values[np.array(fslots, np.int64)]
+            objs = ix.resolve(vals).astype(np.int64)
+            ok = objs >= 0
+            objs, vals = objs[ok], vals[ok]
+            at_start = vals == ix.addr[objs] + self.hdr[objs].astype(np.uint64)
+            objs = objs[at_start]
+            if act == STRING:
+                fresh = objs[(self.object_type[objs] < 0) & (ix.pstart[objs + 1]
+                                                              == ix.pstart[objs])]
+                self.object_type[fresh] = self.name_id(STRING_DATA)
+            else:
+                self.propose(objs, tgt, ARRAY if act == SLICE else ANY)
+        for fslot, word_at, iface in ifaces:
+            d = int(self.interface_types(self.words_at(np.array([word_at])), iface)[0])
+            obj = ix.find(int(values[fslot]))
+            if d < 0 or obj < 0 or int(values[fslot]) != int(ix.addr[obj]) + int(self.hdr[obj]):
+                continue
+            if pointer_shaped(types, d):
+                ty = types.types[types.resolve(d)]
+                if ty.tag == "pointer" and ty.target >= 0:
+                    self.propose(np.array([obj]), ty.target, ANY)
+            else:
+                self.propose(np.array([obj]), d, SINGLE)
+
     def seed_headers(self) -> None:
         """Objects with a malloc header name their type descriptor in their first word."""
         ix = self.ix
@@ -443,6 +564,8 @@ def type_heap(ix: HeapIndex, types: GoTypes) -> Typing:
     typer = Typer(ix, types)
     typer.seed_globals()
     typer.seed_finalizers()
+    typer.run()
+    typer.seed_frames()
     typer.run()
     typer.seed_headers()  # after propagation: a check on it, and types for the rest
     typer.run()
