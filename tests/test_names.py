@@ -331,3 +331,18 @@ def test_oid_file_syntax(tmp_path):
                  "0x2 name with spaces\n")
     assert read_oid_file(str(f)) == {0xCAFFE14E00000016: "pion.webrtcSource",
                                      17: "main.Seventeen", 2: "name with spaces"}
+
+
+def test_outputs_never_overwrite_the_binary_or_the_oid_file(names_run, tmp_path):
+    binary = tmp_path / "server"
+    binary.write_bytes(names_run.binary.read_bytes())
+    oids = oid_file(names_run, tmp_path)
+    target = names_run.facts["instances"]["main.Report"][0]
+    before = binary.read_bytes()
+    for out in (binary, oids):
+        res = run(names_run.dump, "--program", binary, "--oid", oids, "--address", target,
+                  "-o", out)
+        assert res.status == 2 and "input file" in res.err
+        res = run(names_run.dump, "--program", binary, "--oid", oids, "--pprof", out)
+        assert res.status == 2 and "input file" in res.err
+    assert binary.read_bytes() == before
