@@ -22,6 +22,9 @@ class GoroutineGroup:
     status: str = ""
     wait_reason: str = ""
     wait_since: int = 0  # the earliest runtime nanotime a member started waiting (0: unknown)
+    # How long that member has waited at least: from its wait_since to the latest wait_since of
+    # any goroutine (the dump has no clock; the runtime stamps waits at GC starts).
+    longest_wait_ns: int = 0
     retained: int = 0
     objects: int = 0
 
@@ -71,6 +74,9 @@ def goroutine_groups(ix: HeapIndex, system: bool = False) -> list[GoroutineGroup
         grp.wait_reason = Counter(m.wait_reason for m in members).most_common(1)[0][0]
         waits = [m.wait_since for m in members if m.wait_since]
         grp.wait_since = min(waits) if waits else 0
+    latest = max((g.wait_since for g in raw.goroutines), default=0)
+    for grp in groups:
+        grp.longest_wait_ns = latest - grp.wait_since if grp.wait_since else 0
     groups.sort(key=lambda g: (-g.retained, -len(g.goroutines), g.functions))
     return groups
 

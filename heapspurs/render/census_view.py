@@ -59,8 +59,10 @@ def goroutines_text(ix: HeapIndex, groups: list[GoroutineGroup]) -> Iterator[str
     for g in groups:
         state = g.status + (f" ({g.wait_reason})" if g.wait_reason else "")
         yield ""
-        yield (f"{len(g.goroutines)} goroutine(s), {state}, retain {size_text(g.retained)} "
-               f"in {g.objects} objects")
+        waited = (f", waiting for at least {g.longest_wait_ns / 1e9:.1f} s"
+                  if g.longest_wait_ns >= 1e8 else "")
+        yield (f"{len(g.goroutines)} goroutine(s), {state}{waited}, retain "
+               f"{size_text(g.retained)} in {g.objects} objects")
         for fn in g.functions:
             yield f"    {fn}"
         ids = [ix.raw.goroutines[i].goid for i in g.goroutines]
@@ -71,7 +73,8 @@ def goroutines_text(ix: HeapIndex, groups: list[GoroutineGroup]) -> Iterator[str
 def goroutines_json(ix: HeapIndex, groups: list[GoroutineGroup]) -> dict[str, Any]:
     return {"groups": [{"functions": g.functions, "count": len(g.goroutines),
                         "status": g.status, "wait_reason": g.wait_reason or None,
-                        "wait_since": g.wait_since or None, "retained": g.retained,
+                        "wait_since": g.wait_since or None,
+                        "longest_wait_ns": g.longest_wait_ns, "retained": g.retained,
                         "objects": g.objects,
                         "goroutines": [ix.raw.goroutines[i].goid for i in g.goroutines]}
                        for g in groups]}
