@@ -77,3 +77,27 @@ def test_slice_backing_arrays_take_the_slice_capacity(go_version):
     assert ty.type_name(ix.find(int(rep["array"], 16))) == f"[{len(rep['items'])}]*main.Report"
     assert {ty.type_name(ix.find(int(a, 16))) for a in rep["items"]} == {"main.Report"}
     assert {ty.type_name(ix.find(int(a, 16))) for a in rep["buffers"]} == {"[1000]uint8"}
+
+
+def test_paths_and_graph_edges_name_fields(go_version, tmp_path):
+    r = run_dump("retain", go_version)
+    buf = r.facts["reports"]["buffers"][3]
+    res = run(r.dump, "--program", r.binary, "--address", buf, "--anchors")
+    path = next(ln for ln in res.out.splitlines() if ln.strip().startswith("path:"))
+    assert f"[{len(r.facts['reports']['items'])}]*main.Report (16384 B) [3] -> " in path or (
+        "*main.Report" in path and " [3] -> " in path)
+    assert "main.Report (32 B) .Buf -> " in path
+    dot = tmp_path / "g.dot"
+    assert run(r.dump, "--program", r.binary, "--address", buf, "-o", dot).status == 0
+    assert 'label=".Buf"' in dot.read_text()
+
+
+def test_hexdump_prints_fields_by_name(go_version):
+    r = run_dump("retain", go_version)
+    item = r.facts["reports"]["items"][7]
+    res = run(r.dump, "--program", r.binary, "--address", item, "--hexdump", "--json")
+    fields = {f["path"]: f for f in res.json()["fields"]}
+    assert fields[".ID"]["type"] == "int" and fields[".ID"]["value"] == 7
+    assert fields[".Buf"]["type"] == "[]uint8"
+    text = run(r.dump, "--program", r.binary, "--address", item, "--hexdump").out
+    assert "+0x0 .ID int = 7" in text and "len 1000, cap 1000}" in text

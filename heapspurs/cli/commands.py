@@ -33,6 +33,7 @@ from heapspurs.cli.errors import NotFound
 from heapspurs.format.reader import DumpReader
 from heapspurs.format.records import MemProfBucket
 from heapspurs.index import load as index_load
+from heapspurs.index.geometry import MALLOC_HEADER
 from heapspurs.index.heap_index import HeapIndex
 from heapspurs.names.alloc_sites import HOW_TO, allocation_sites, bucket_site_label
 from heapspurs.names.attach import attach_names
@@ -42,7 +43,7 @@ from heapspurs.render.anchors_view import anchors_json, anchors_text
 from heapspurs.render.files import check_not_input, check_writable, write_atomic
 from heapspurs.render.graph_file import output_format, write_graph
 from heapspurs.render.graph_view import graph_dot
-from heapspurs.render.hexdump_view import hexdump_lines, pointer_slot_lines
+from heapspurs.render.hexdump_view import field_lines, hexdump_lines, pointer_slot_lines
 from heapspurs.render.objects_view import (
     object_json,
     object_line,
@@ -221,10 +222,39 @@ def hexdump(path: str, address: int, opts: Options) -> None:
         offs = ix.pointers(obj)[0].tolist()
         head = {"object": object_json(ix, obj)}
         title = [object_line(ix, obj)] + ([f"  ({note})"] if note else [])
+    fields = typed_fields(ix, obj) if frame is None else []
     if opts.as_json:
-        emit_json({**head, "contents_hex": data.hex(), "pointers": offs})
+        order = "big" if ix.params.big_endian else "little"
+        emit_json({**head, "contents_hex": data.hex(), "pointers": offs,
+                   "fields": [{"path": p, "type": t, "offset": o, "size": n,
+                               "value_hex": data[o : o + n].hex() if n <= 64 else None,
+                               "value": int.from_bytes(data[o : o + n], order)
+                               if kind == "value" and n in (1, 2, 4, 8) else None}
+                              for p, t, o, n, kind in fields]})
         return
-    write_lines([*title, *hexdump_lines(data), *pointer_slot_lines(offs)])
+    lines = [*title, *hexdump_lines(data), *pointer_slot_lines(offs)]
+    if fields:
+        lines += field_lines(data, fields, ix.params.big_endian, ix.params.ptr_size)
+    write_lines(lines)
+
+
+def typed_fields(ix: HeapIndex, obj: int) -> list[tuple[str, str, int, int, str]]:
+    """The leaf fields of a typed object (offsets in its record, past a malloc header)."""
+    typing = names_of(ix).typing
+    if typing is None or typing.elem is None or typing.elem[obj] < 0:
+        return []
+    from heapspurs.names.typing import leaf_fields
+
+    base = MALLOC_HEADER if ix.header[obj] else 0
+    name = typing.type_name(obj) or ""
+    t = int(typing.elem[obj])
+    if name.startswith("["):  # an array of T: its first elements
+        size = typing.types.types[typing.types.resolve(t)].size
+        out: list[tuple[str, str, int, int, str]] = []
+        for i in range(min(8, (int(ix.size[obj]) - base) // max(size, 1))):
+            out += leaf_fields(typing.types, t, base + i * size, f"[{i}]", limit=16)
+        return out
+    return leaf_fields(typing.types, t, base)
 
 
 def graph(path: str, address: int, output: str, max_nodes: int, all_owners: bool,

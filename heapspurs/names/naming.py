@@ -45,6 +45,10 @@ class Names:
         """The object's Go type, from the binary's DWARF (None: not typed)."""
         return self.typing.type_name(obj) if self.typing is not None else None
 
+    def field_at(self, obj: int, offset: int) -> str | None:
+        """The field of a typed object at a byte offset of its record (``.Buf``)."""
+        return self.typing.field_at(obj, offset) if self.typing is not None else None
+
     def display_name(self, obj: int) -> str | None:
         """What to call the object: its OID name, else its type."""
         return self.object_name(obj) or self.type_name(obj)

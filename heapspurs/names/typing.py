@@ -44,10 +44,52 @@ class Typing:
     names: list[str]
     conflicts: int = 0
     rejected: int = 0
+    elem: np.ndarray | None = None  # int32 per object: DWARF type of (each element of) it
+    types: GoTypes | None = None
+    header: np.ndarray | None = None  # bool per object: has a malloc header
 
     def type_name(self, obj: int) -> str | None:
         t = int(self.object_type[obj]) if obj >= 0 else -1
         return self.names[t] if t >= 0 else None
+
+    def field_at(self, obj: int, offset: int) -> str | None:
+        """The field of ``obj`` at byte ``offset`` of its record: ``.Buf``, ``[3]``,
+        ``[3].Next`` (None when the object is untyped)."""
+        if self.elem is None or self.types is None or obj < 0 or self.elem[obj] < 0:
+            return None
+        t = int(self.elem[obj])
+        off = offset - (MALLOC_HEADER if self.header is not None and self.header[obj] else 0)
+        if off < 0:
+            return None
+        size = self.types.types[self.types.resolve(t)].size
+        prefix = ""
+        name = self.type_name(obj) or ""
+        if name.startswith("[") and size > 0:
+            prefix = f"[{off // size}]"
+            off %= size
+        return prefix + field_path(self.types, t, off)
+
+
+def field_path(types: GoTypes, t: int, off: int, depth: int = 0) -> str:
+    """The path of fields leading to byte ``off`` of a value of type ``t``."""
+    t = types.resolve(t)
+    if t < 0 or depth > 16:
+        return ""
+    ty = types.types[t]
+    if ty.tag == "struct" and ty.fields and ty.name not in ("string",) and not (
+            ty.name.startswith("[]") or ty.name in ("runtime.eface", "runtime.iface")):
+        best = None
+        for name, foff, ft in ty.fields:
+            fsize = types.types[types.resolve(ft)].size if types.resolve(ft) >= 0 else 0
+            if foff <= off < foff + max(fsize, 1):
+                best = (name, foff, ft)
+        if best is not None:
+            return f".{best[0]}" + field_path(types, best[2], off - best[1], depth + 1)
+    if ty.tag == "array" and ty.target >= 0:
+        esize = types.types[types.resolve(ty.target)].size
+        if esize > 0:
+            return f"[{off // esize}]" + field_path(types, ty.target, off % esize, depth + 1)
+    return ""
 
 
 class Layouts:
@@ -162,6 +204,7 @@ class Typer:
         self.layouts = Layouts(types, self.ptr)
         self.hdr = np.where(ix.header, MALLOC_HEADER, 0).astype(np.int64)
         self.object_type = np.full(ix.count, -1, np.int32)
+        self.elem = np.full(ix.count, -1, np.int32)
         self.names: list[str] = []
         self.name_ids: dict[str, int] = {}
         self.conflicts = 0
@@ -285,6 +328,7 @@ class Typer:
                 self.object_type[sel] = self.name_id(name)
         else:
             self.object_type[good] = self.name_id(type_name or "?")
+        self.elem[good] = t
         group = self.small_map_group.get(self.types.resolve(t))
         if group is not None and not array:
             self.type_small_map_groups(good, group)
@@ -569,4 +613,42 @@ def type_heap(ix: HeapIndex, types: GoTypes) -> Typing:
     typer.run()
     typer.seed_headers()  # after propagation: a check on it, and types for the rest
     typer.run()
-    return Typing(typer.object_type, typer.names, typer.conflicts, typer.rejected)
+    return Typing(typer.object_type, typer.names, typer.conflicts, typer.rejected, typer.elem,
+                  types, np.asarray(ix.header, bool))
+
+
+def leaf_fields(types: GoTypes, t: int, base: int = 0, prefix: str = "",
+                limit: int = 64) -> list[tuple[str, str, int, int, str]]:
+    """(path, type name, offset, size, shape) of the leaf fields of type ``t`` (strings,
+    slices, interfaces and pointers count as leaves), at most ``limit``."""
+    out: list[tuple[str, str, int, int, str]] = []
+
+    def walk(t: int, base: int, prefix: str, depth: int) -> None:
+        if len(out) >= limit or depth > 16:
+            return
+        r = types.resolve(t)
+        if r < 0:
+            return
+        ty = types.types[r]
+        name = types.types[t].name or ty.name
+        if ty.tag == "struct" and ty.name == "string":
+            out.append((prefix, name, base, ty.size, "string"))
+        elif ty.tag == "struct" and (ty.kind == 23 or ty.name.startswith("[]")):
+            out.append((prefix, name, base, ty.size, "slice"))
+        elif ty.tag == "struct" and ty.name in ("runtime.eface", "runtime.iface"):
+            out.append((prefix, name, base, ty.size, "interface"))
+        elif ty.tag == "struct" and ty.fields:
+            for fname, foff, ft in ty.fields:
+                walk(ft, base + foff, f"{prefix}.{fname}", depth + 1)
+        elif ty.tag == "array" and ty.target >= 0 and ty.count:
+            esize = types.types[types.resolve(ty.target)].size if types.resolve(
+                ty.target) >= 0 else 0
+            for i in range(min(ty.count, 16)):
+                walk(ty.target, base + i * esize, f"{prefix}[{i}]", depth + 1)
+        elif ty.tag in ("pointer", "func"):
+            out.append((prefix, name, base, ty.size, "pointer"))
+        else:
+            out.append((prefix, name, base, ty.size, "value"))
+
+    walk(t, base, prefix, 0)
+    return out

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
+
 from heapspurs.analysis.anchors import Anchor, AnchorReport, finalizer_of
 from heapspurs.index.heap_index import HeapIndex
 from heapspurs.names.naming import names_of
@@ -14,12 +16,25 @@ from heapspurs.render.roots_view import root_json, root_lines
 
 
 def path_text(ix: HeapIndex, path: list[int]) -> str:
+    """Objects from the root's down to the target; with types, the field each hop goes through
+    (``0x... main.Report (32 B) .Buf -> 0x... [1000]uint8 (1024 B)``)."""
     names = names_of(ix)
-
-    def one(o: int) -> str:
+    parts = []
+    for i, o in enumerate(path):
         name = names.display_name(o)
-        return f"{hx(int(ix.addr[o]))}{' ' + name if name else ''} ({int(ix.size[o])} B)"
-    return " -> ".join(one(o) for o in path)
+        text = f"{hx(int(ix.addr[o]))}{' ' + name if name else ''} ({int(ix.size[o])} B)"
+        if i + 1 < len(path) and names.typing is not None:
+            field = _field_to(ix, o, path[i + 1])
+            if field:
+                text += f" {field}"
+        parts.append(text)
+    return " -> ".join(parts)
+
+
+def _field_to(ix: HeapIndex, src: int, dst: int) -> str | None:
+    offs, _, targets = ix.pointers(src)
+    hit = np.nonzero(targets == dst)[0]
+    return names_of(ix).field_at(src, int(offs[hit[0]])) if len(hit) else None
 
 
 def anchor_symbol(ix: HeapIndex, a: Anchor) -> str | None:

@@ -113,6 +113,9 @@ def graph_dot(ix: HeapIndex, g: KeepAliveGraph, title: str) -> str:
         val = int(ix.pval[p])
         off = val - int(ix.addr[v])
         eattrs = {}
+        field = names.field_at(u, int(ix.poff[p])) if names.typing is not None else None
+        if field:
+            eattrs["label"] = field  # the field of the source the pointer is in
         if off and not (off == 8 and ix.header[v]):
             eattrs.update(color="red", headlabel=f"{hx(val)} (offset = {off})")
         if (u, v) in g.cycle_edges:
