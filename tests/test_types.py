@@ -47,7 +47,7 @@ def test_coverage(typed):
     nbytes = size[is_typed & reach].sum() / size[reach].sum()
     print(f"types {r.version}: {objects:.1%} of reachable objects, {nbytes:.1%} of bytes typed; "
           f"{ty.conflicts} conflicts, {ty.rejected} rejected typings")
-    assert objects >= 0.6 and nbytes >= 0.4  # measured: see the closing note
+    assert objects >= 0.78 and nbytes >= 0.84  # measured: see the closing note
 
 
 def test_types_in_answers(typed):

@@ -99,6 +99,7 @@ class Layouts:
         self.types = types
         self.ptr = ptr
         self.cache: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray] | None] = {}
+        self.nih: dict[int, bool] = {}
 
     def of(self, t: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         if t in self.cache:
@@ -122,6 +123,8 @@ class Layouts:
         ty = types.types[t]
         if ty.tag == "pointer":
             target = types.resolve(ty.target)
+            if target >= 0 and self.not_in_heap(target):
+                return True  # the GC never follows pointers to not-in-heap memory
             if ty.kind == KIND_UNSAFE_POINTER or target < 0 or types.types[target].size == 0:
                 out.append((base, OPAQUE, -1))
             else:
@@ -163,26 +166,70 @@ class Layouts:
             return True
         return True  # base types: no pointers
 
+    def not_in_heap(self, t: int) -> bool:
+        """Does the struct embed sys.NotInHeap (directly or through struct fields)?"""
+        memo = self.nih.get(t)
+        if memo is not None:
+            return memo
+        self.nih[t] = False  # cycles through fields cannot happen, but be safe
+        ty = self.types.types[t]
+        found = ty.name.endswith("sys.NotInHeap") or ty.name.endswith("sys.nih")
+        if not found and ty.tag == "struct":
+            for _, _, ft in ty.fields:
+                r = self.types.resolve(ft)
+                if r >= 0 and self.types.types[r].tag in ("struct", "array") and (
+                        self.not_in_heap(r)):
+                    found = True
+                    break
+        if not found and ty.tag == "array" and ty.target >= 0:
+            r = self.types.resolve(ty.target)
+            found = r >= 0 and self.not_in_heap(r)
+        self.nih[t] = found
+        return found
+
     def _pointee(self, t: int) -> int:
         t = self.types.resolve(t)
         return self.types.types[t].target if t >= 0 else -1
 
 
+def unique(a: np.ndarray) -> np.ndarray:
+    """Sorted distinct values (numpy's hash-based np.unique is slow on millions of ids)."""
+    a = np.sort(np.asarray(a), kind="stable")
+    if len(a) < 2:
+        return a
+    return a[np.concatenate(([True], a[1:] != a[:-1]))]
+
+
+def _map_key_elem(struct_name: str) -> tuple[str, str] | None:
+    """``map<K,V>`` -> (K, V), splitting at the top-level comma."""
+    if not (struct_name.startswith("map<") and struct_name.endswith(">")):
+        return None
+    inner = struct_name[4:-1]
+    depth = 0
+    for i, ch in enumerate(inner):
+        if ch in "<[({":
+            depth += 1
+        elif ch in ">])}":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            return inner[:i], inner[i + 1 :]
+    return None
+
+
 def swiss_small_map_groups(types: GoTypes) -> dict[int, int]:
     """For Go 1.24+ swiss maps: the map header struct (``map<K,V>``) -> its group type
-    (``noalg.map.group[K]V``), found through the ``map[K]V`` typedefs."""
-    by_name = {t.name: i for i, t in enumerate(types.types) if t.tag == "struct"}
+    (``noalg.map.group[K]V``)."""
+    by_name = {t.name: i for i, t in enumerate(types.types) if t.tag in ("struct", "typedef")}
     out: dict[int, int] = {}
-    for t in types.types:
-        if t.tag != "typedef" or t.kind != KIND_MAP or not t.name.startswith("map["):
+    for i, t in enumerate(types.types):
+        if t.tag != "struct":
             continue
-        header = types.resolve(t.target)
-        if header < 0 or types.types[header].tag != "pointer":
+        ke = _map_key_elem(t.name)
+        if ke is None:
             continue
-        struct = types.resolve(types.types[header].target)
-        group = by_name.get("noalg.map.group" + t.name[3:])
-        if struct >= 0 and group is not None and types.types[struct].name.startswith("map<"):
-            out[struct] = group
+        group = by_name.get(f"noalg.map.group[{ke[0]}]{ke[1]}")
+        if group is not None:
+            out[i] = group
     return out
 
 
@@ -205,6 +252,7 @@ class Typer:
         self.hdr = np.where(ix.header, MALLOC_HEADER, 0).astype(np.int64)
         self.object_type = np.full(ix.count, -1, np.int32)
         self.elem = np.full(ix.count, -1, np.int32)
+        self.small_group = np.zeros(ix.count, bool)  # reached as a small map's only group
         self.names: list[str] = []
         self.name_ids: dict[str, int] = {}
         self.conflicts = 0
@@ -255,7 +303,7 @@ class Typer:
             rounds += 1
             pending, self.pending = self.pending, defaultdict(list)
             for (t, mode), parts in pending.items():
-                objs = np.unique(np.concatenate(parts))
+                objs = unique(np.concatenate(parts))
                 self.assign(objs, t, mode)
 
     def assign(self, objs: np.ndarray, t: int, mode: int) -> None:
@@ -264,12 +312,15 @@ class Typer:
         ix = self.ix
         objs = objs[~ix.phantom[objs]]
         taken = self.object_type[objs] >= 0
-        if taken.any():  # typed before: a conflict when the element type differs
+        # A small map's dirPtr leads to its group, typed already: not a conflict.
+        taken_counted = taken & ~self.small_group[objs]
+        if taken_counted.any():  # typed before: a conflict when the element type differs
             ty_name = self.types.types[t].name
-            for existing in np.unique(self.object_type[objs[taken]]).tolist():
+            for existing in unique(self.object_type[objs[taken_counted]]).tolist():
                 name = self.names[existing]
                 if name != ty_name and not name.endswith("]" + ty_name):
-                    self.conflicts += int((self.object_type[objs[taken]] == existing).sum())
+                    self.conflicts += int(
+                        (self.object_type[objs[taken_counted]] == existing).sum())
         objs = objs[~taken]
         if not len(objs):
             return
@@ -293,6 +344,14 @@ class Typer:
             ok = (count % npw == 0) & (reps >= 1) & (reps * ty.size <= data)
             if mode == SINGLE:
                 ok &= reps == 1
+            else:
+                # Objects typed from their malloc header are scanned with the type repeated
+                # to the end of the allocation: the last element may be cut short.
+                full = data // max(ty.size, 1)
+                fill = full * npw + np.searchsorted(offs, data - full * ty.size)
+                filled = ~ok & (count == fill) & (full >= 1)
+                reps = np.where(filled, full, reps)
+                ok |= filled
         good = objs[ok]
         reps = reps[ok]
         data = data[ok]
@@ -322,7 +381,7 @@ class Typer:
             cap = self.cap_hint[good]
             fits = (cap >= 1) & (cap * max(ty.size, 1) <= data) & ((cap <= reps) | (npw == 0))
             n_elems = np.where(fits, cap, reps)
-            for n in np.unique(n_elems).tolist():
+            for n in unique(n_elems).tolist():
                 sel = good[n_elems == n]
                 name = type_name if n == 1 else f"[{n}]{type_name}"
                 self.object_type[sel] = self.name_id(name)
@@ -330,8 +389,8 @@ class Typer:
             self.object_type[good] = self.name_id(type_name or "?")
         self.elem[good] = t
         group = self.small_map_group.get(self.types.resolve(t))
-        if group is not None and not array:
-            self.type_small_map_groups(good, group)
+        if group is not None:
+            self.type_small_map_groups(good[reps == 1], group)
         if not npw:
             return
         field = j % npw
@@ -346,7 +405,7 @@ class Typer:
                         np.int64) + 2 * self.ptr)
                     inside = cap_off + self.ptr <= (ix.off[src] + ix.size[src]).astype(np.int64)
                     self.hint_caps(slots[sel][inside], self.words_at(cap_off[inside]))
-                for target_type in np.unique(tgt[sel]).tolist():
+                for target_type in unique(tgt[sel]).tolist():
                     pick = slots[sel & (tgt == target_type)]
                     self.propose_targets(pick, int(target_type), ARRAY if a == SLICE else ANY)
         sel = act == STRING
@@ -369,6 +428,7 @@ class Typer:
         ok = targets >= 0
         targets, vals = targets[ok], dir_ptr[small][ok]
         at_start = vals == ix.addr[targets] + self.hdr[targets].astype(np.uint64)
+        self.small_group[targets[at_start]] = True
         self.propose(targets[at_start], group, SINGLE)
 
     def hint_caps(self, slots: np.ndarray, caps: np.ndarray) -> None:
@@ -383,19 +443,24 @@ class Typer:
         dst = dst[ok]
         fresh = dst[(self.object_type[dst] < 0) & ~ix.phantom[dst]
                     & (ix.pstart[dst + 1] == ix.pstart[dst])]
-        self.object_type[np.unique(fresh)] = self.name_id(STRING_DATA)
+        self.object_type[unique(fresh)] = self.name_id(STRING_DATA)
 
     def interface_types(self, type_words: np.ndarray, iface: bool) -> np.ndarray:
-        out = np.full(len(type_words), -1, np.int64)
-        for i, w in enumerate(type_words.tolist()):
+        """DWARF type of each interface's dynamic type (by type word or itab), or -1."""
+        words = np.asarray(type_words, np.uint64)
+        distinct = unique(words)
+        tmap = np.full(len(distinct), -1, np.int64)
+        for i, w in enumerate(distinct.tolist()):
             if not w:
                 continue
             desc = self.itabs.get(w) if iface else w
             if iface and desc is None:
                 desc = self._itab_type(w)
             if desc is not None:
-                out[i] = self.types.runtime.get(desc, -1)
-        return out
+                tmap[i] = self.types.runtime.get(desc, -1)
+        if not len(distinct):
+            return np.full(len(words), -1, np.int64)
+        return tmap[np.searchsorted(distinct, words)]
 
     def _itab_type(self, itab: int) -> int | None:
         """The concrete type of an itab not in the dump's itab records: its second word."""
@@ -416,7 +481,7 @@ class Typer:
         self._type_interface_targets(slots, dyn)
 
     def _type_interface_targets(self, slots: np.ndarray, dyn: np.ndarray) -> None:
-        for d in np.unique(dyn[dyn >= 0]).tolist():
+        for d in unique(dyn[dyn >= 0]).tolist():
             pick = slots[dyn == d]
             if pointer_shaped(self.types, d):
                 ty = self.types.types[self.types.resolve(d)]
@@ -588,7 +653,7 @@ class Typer:
         if not len(objs):
             return
         desc = self.words_at(ix.off[objs].astype(np.int64))
-        for d in np.unique(desc).tolist():
+        for d in unique(desc).tolist():
             t = self.types.runtime.get(int(d), -1)
             if t >= 0:
                 self.propose(objs[desc == d], t, ARRAY)
