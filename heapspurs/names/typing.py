@@ -544,15 +544,18 @@ class Typer:
             if d < 0:
                 continue
             obj = int(roots.obj[row])
-            val = int(roots.value[row])
-            if val != int(ix.addr[obj]) + int(self.hdr[obj]):
-                continue
-            if pointer_shaped(types, d):
-                ty = types.types[types.resolve(d)]
-                if ty.tag == "pointer" and ty.target >= 0:
-                    self.propose(np.array([obj]), ty.target, ANY)
-            else:
-                self.propose(np.array([obj]), d, SINGLE)
+            if int(roots.value[row]) == int(ix.addr[obj]) + int(self.hdr[obj]):
+                self.propose_dynamic(obj, d)
+
+    def propose_dynamic(self, obj: int, d: int) -> None:
+        """An interface's data word points at ``obj`` and its dynamic type is ``d``: a pointer
+        type's pointee, or (a value boxed in the heap) ``d`` itself."""
+        if pointer_shaped(self.types, d):
+            ty = self.types.types[self.types.resolve(d)]
+            if ty.tag == "pointer" and ty.target >= 0:
+                self.propose(np.array([obj]), ty.target, ANY)
+        else:
+            self.propose(np.array([obj]), d, SINGLE)
 
     def _segment_word(self, address: int) -> int | None:
         for s in self.ix.raw.segments:
@@ -637,14 +640,9 @@ class Typer:
         for fslot, word_at, iface in ifaces:
             d = int(self.interface_types(self.words_at(np.array([word_at])), iface)[0])
             obj = ix.find(int(values[fslot]))
-            if d < 0 or obj < 0 or int(values[fslot]) != int(ix.addr[obj]) + int(self.hdr[obj]):
-                continue
-            if pointer_shaped(types, d):
-                ty = types.types[types.resolve(d)]
-                if ty.tag == "pointer" and ty.target >= 0:
-                    self.propose(np.array([obj]), ty.target, ANY)
-            else:
-                self.propose(np.array([obj]), d, SINGLE)
+            if d >= 0 and obj >= 0 and int(values[fslot]) == int(ix.addr[obj]) + int(
+                    self.hdr[obj]):
+                self.propose_dynamic(obj, d)
 
     def seed_headers(self) -> None:
         """Objects with a malloc header name their type descriptor in their first word."""
