@@ -78,7 +78,8 @@ Exit status: 0 answered; 1 nothing found (e.g. no object at --address);
 @click.option("--unreachable", is_flag=True,
               help="Objects no root reaches, counted by name or size class.")
 @click.option("--histogram", is_flag=True,
-              help="Every object counted by name (else size class): count and bytes.")
+              help="Every object counted by name, type or allocation site (else size "
+                   "class): count and bytes.")
 @click.option("--goroutines", is_flag=True,
               help="Goroutines grouped by identical stacks, with the bytes they retain.")
 @click.option("--base", metavar="OLD_DUMP", type=click.Path(exists=True, dir_okay=False),
@@ -86,11 +87,13 @@ Exit status: 0 answered; 1 nothing found (e.g. no object at --address);
 @click.option("--pprof", "pprof_out", metavar="OUT.pb.gz",
               help="Write the heap as a pprof profile (go tool pprof -http=: OUT.pb.gz).")
 @click.option("--program", metavar="BINARY", type=click.Path(dir_okay=False),
-              help="The Go program that wrote the dump (ELF): names globals and functions.")
+              help="The Go program that wrote the dump (ELF): names globals and functions, "
+                   "types objects from its DWARF.")
 @click.option("--oid", metavar="FILE", type=click.Path(dir_okay=False),
               help="Object ids: lines 'ID NAME'; an object whose first word is ID is NAME.")
 @click.option("--find", "--search", "find_pattern", metavar="REGEX",
-              help="Print the objects whose name matches REGEX (names from --oid).")
+              help="Print the objects whose name (--oid), type (--program) or allocation "
+                   "site matches REGEX.")
 @click.option("--strict", is_flag=True,
               help="Fail (exit 2) when --program does not match the dump, instead of warning.")
 @click.option("--no-cache", is_flag=True, help="Neither read nor write the on-disk index cache.")

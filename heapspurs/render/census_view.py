@@ -29,7 +29,8 @@ def rows_json(rows: list[HistogramRow]) -> list[dict[str, Any]]:
 def histogram_text(h: Histogram) -> Iterator[str]:
     t = h.totals
     yield (f"{t['objects']} objects ({size_text(t['bytes'])}), {t['reachable_objects']} "
-           f"reachable ({size_text(t['reachable_bytes'])}); by name, else by size class:")
+           f"reachable ({size_text(t['reachable_bytes'])}); by name, type or allocation site, "
+           "else size class:")
     yield from rows_text(h.rows)
 
 
