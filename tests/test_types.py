@@ -101,3 +101,15 @@ def test_hexdump_prints_fields_by_name(go_version):
     assert fields[".Buf"]["type"] == "[]uint8"
     text = run(r.dump, "--program", r.binary, "--address", item, "--hexdump").out
     assert "+0x0 .ID int = 7" in text and "len 1000, cap 1000}" in text
+
+
+def test_array_lengths_never_guessed_and_fields_group_histograms(go_version):
+    r = run_dump("retain", go_version)
+    ix = load_index(str(r.dump))
+    ty = type_heap(ix, load_types(str(r.binary)))
+    # make([]byte, n) with a run-time n, held by a frame: the length is unknown to the dump.
+    for a in r.facts["goroutines"]["main.leakyWorker"]:
+        assert ty.type_name(ix.find(int(a, 16))) in ("[4000]uint8", "[...]uint8", None)
+    rows = {row["name"]: row for row in run(r.dump, "--program", r.binary, "--histogram",
+                                            "--json").json()["rows"]}
+    assert rows["[]uint8 (main.Report.Buf)"]["count"] == len(r.facts["reports"]["buffers"])

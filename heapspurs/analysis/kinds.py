@@ -50,9 +50,9 @@ def kind_ids(ix: HeapIndex, objs: np.ndarray) -> tuple[np.ndarray, list[str]]:
     names = names_of(ix)
     typing = names.typing
     if typing is not None:
-        typed = typing.object_type[objs]
-        ids = np.where(typed >= 0, len(labels) + typed, ids)
-        labels += list(typing.names)
+        tids, tlabels = typing.kind_labels(objs)
+        ids = np.where(tids >= 0, len(labels) + tids, ids)
+        labels += tlabels
     if names.object_ids is not None:
         named = names.object_ids[objs]
         ids = np.where(named >= 0, len(labels) + named, ids)

@@ -47,6 +47,30 @@ class Typing:
     elem: np.ndarray | None = None  # int32 per object: DWARF type of (each element of) it
     types: GoTypes | None = None
     header: np.ndarray | None = None  # bool per object: has a malloc header
+    via: np.ndarray | None = None  # int32 per object: the field that first led to it, or -1
+    via_names: list[str] | None = None  # e.g. "main.Entry.Payload"
+
+    def kind_labels(self, objs: np.ndarray) -> tuple[np.ndarray, list[str]]:
+        """(label id per object or -1, labels) for counting by kind: the type, with byte
+        arrays and string data reached through a field grouped by that field
+        (``[]uint8 (main.Entry.Payload)``) instead of by length."""
+        t = self.object_type[objs].astype(np.int64)
+        v = self.via[objs].astype(np.int64) if self.via is not None else np.full(len(objs), -1)
+        key = np.where(t >= 0, t * (len(self.via_names or []) + 1) + v + 1, -1)
+        distinct, inv = np.unique(key, return_inverse=True)
+        labels = []
+        for k in distinct.tolist():
+            if k < 0:
+                labels.append("")
+                continue
+            ti, vi = divmod(k, len(self.via_names or []) + 1)
+            name = self.names[ti]
+            if vi and (name.startswith("[") or name == STRING_DATA):
+                elem = name.split("]", 1)[1] if name.startswith("[") else ""
+                name = (f"[]{elem}" if elem else name) + f" ({self.via_names[vi - 1]})"
+            labels.append(name)
+        ids = np.where(key >= 0, inv, -1)
+        return ids, labels
 
     def type_name(self, obj: int) -> str | None:
         t = int(self.object_type[obj]) if obj >= 0 else -1
@@ -253,6 +277,9 @@ class Typer:
         self.object_type = np.full(ix.count, -1, np.int32)
         self.elem = np.full(ix.count, -1, np.int32)
         self.small_group = np.zeros(ix.count, bool)  # reached as a small map's only group
+        self.via = np.full(ix.count, -1, np.int32)
+        self.via_names: list[str] = []
+        self.via_ids: dict[str, int] = {}
         self.names: list[str] = []
         self.name_ids: dict[str, int] = {}
         self.conflicts = 0
@@ -335,6 +362,7 @@ class Typer:
         data = (ix.size[objs].astype(np.int64) - self.hdr[objs])
         count = ix.pstart[objs + 1] - ix.pstart[objs]
         array = mode != SINGLE
+        exact = np.zeros(len(objs), bool)  # the dump's pointer slots give the length
         if npw == 0:
             ok = (count == 0) & (data >= ty.size)
             reps = np.where(ok, np.maximum(data // max(ty.size, 1), 1), 0) if mode == ARRAY else (
@@ -342,6 +370,7 @@ class Typer:
         else:
             reps = count // npw
             ok = (count % npw == 0) & (reps >= 1) & (reps * ty.size <= data)
+            exact = ok & ~ix.header[objs]
             if mode == SINGLE:
                 ok &= reps == 1
             else:
@@ -355,6 +384,7 @@ class Typer:
         good = objs[ok]
         reps = reps[ok]
         data = data[ok]
+        exact = exact[ok]
         if npw and len(good):
             # Every slot must sit where the type says: offset of its word + element start.
             starts = ix.pstart[good]
@@ -368,7 +398,7 @@ class Typer:
             bad_obj[owner[bad_slot]] = True
             self.rejected += int(bad_obj.sum())
             keep = ~bad_obj
-            good, reps, data = good[keep], reps[keep], data[keep]
+            good, reps, data, exact = good[keep], reps[keep], data[keep], exact[keep]
             slot_keep = keep[owner]
             slots, j = slots[slot_keep], j[slot_keep]
         self.rejected += int((~ok).sum())
@@ -380,10 +410,15 @@ class Typer:
             # to the end of the size class), else as many elements as the slots hold.
             cap = self.cap_hint[good]
             fits = (cap >= 1) & (cap * max(ty.size, 1) <= data) & ((cap <= reps) | (npw == 0))
-            n_elems = np.where(fits, cap, reps)
+            # Otherwise the length is known from an exact set of pointer slots, or not at all.
+            only_one = data < 2 * max(ty.size, 1)  # room for one element only
+            n_elems = np.where(fits, cap, np.where(
+                exact | only_one | ((reps == 1) & (mode == ANY)), np.where(only_one, 1, reps),
+                -1))
             for n in unique(n_elems).tolist():
                 sel = good[n_elems == n]
-                name = type_name if n == 1 else f"[{n}]{type_name}"
+                name = (type_name if n == 1 else f"[{n}]{type_name}" if n > 1
+                        else f"[...]{type_name}")
                 self.object_type[sel] = self.name_id(name)
         else:
             self.object_type[good] = self.name_id(type_name or "?")
@@ -396,6 +431,7 @@ class Typer:
         field = j % npw
         act = acts[field]
         tgt = tgts[field]
+        self.note_via(slots, field, act, t, offs, ty.size)
         for a in (PTR, SLICE):
             sel = act == a
             if sel.any():
@@ -415,6 +451,27 @@ class Typer:
             sel = act == a
             if sel.any():
                 self.type_interfaces(slots[sel], a == IFACE)
+
+    def note_via(self, slots: np.ndarray, field: np.ndarray, act: np.ndarray, t: int,
+                 offs: np.ndarray, size: int) -> None:
+        """Remember, for what slices and strings point at, the field they are in."""
+        sel = (act == SLICE) | (act == STRING)
+        if not sel.any():
+            return
+        owner = self.types.types[t].name
+        for f in unique(field[sel]).tolist():
+            path = field_path(self.types, t, int(offs[f]) % max(size, 1))
+            if not path.startswith(".") or not owner:
+                continue  # only named fields of structs say where memory comes from
+            label = f"{owner}{path}"
+            vid = self.via_ids.get(label)
+            if vid is None:
+                vid = self.via_ids[label] = len(self.via_names)
+                self.via_names.append(label)
+            dst = self.ix.pdst[slots[sel & (field == f)]].astype(np.int64)
+            dst = dst[dst >= 0]
+            dst = dst[self.via[dst] < 0]
+            self.via[dst] = vid
 
     def type_small_map_groups(self, maps: np.ndarray, group: int) -> None:
         """A Go 1.24+ map with at most 8 entries has no directory: dirPtr (offset 16) points at
@@ -581,7 +638,6 @@ class Typer:
         begin_a = np.array(begin, np.uint64)
         end_a = np.array(end, np.uint64)
         by_action: dict[tuple[int, int], list[int]] = defaultdict(list)
-        caps: list[tuple[int, int]] = []
         ifaces: list[tuple[int, int, bool]] = []
         for f in range(len(raw.frame_sp)):
             pc = np.uint64(int(raw.frame_pc[f]) - 1)
@@ -612,18 +668,12 @@ class Typer:
                             continue
                         if act in (PTR, SLICE, STRING):
                             by_action[(act, tgt)].append(s0 + j)
-                            if act == SLICE:
-                                caps.append((s0 + j, addr + 2 * self.ptr - sp + int(
-                                    raw.frame_off[f])))
+                            # (No capacity from frames: DWARF may place a whole slice
+                            # header in the frame where only its pointer was spilled.)
                         elif act in (EFACE, IFACE):
                             ifaces.append((s0 + j, addr - self.ptr - sp + int(raw.frame_off[f]),
                                            act == IFACE))
         values = raw.fptr_val
-        for fslot, cap_at in caps:
-            cap = int(self.words_at(np.array([cap_at]))[0])
-            obj = ix.find(int(values[fslot]))
-            if obj >= 0 and cap < 1 << 40:
-                self.cap_hint[obj] = cap
         for (act, tgt), fslots in by_action.items():
             vals = values[np.array(fslots, np.int64)]
             objs = ix.resolve(vals).astype(np.int64)
@@ -677,7 +727,7 @@ def type_heap(ix: HeapIndex, types: GoTypes) -> Typing:
     typer.seed_headers()  # after propagation: a check on it, and types for the rest
     typer.run()
     return Typing(typer.object_type, typer.names, typer.conflicts, typer.rejected, typer.elem,
-                  types, np.asarray(ix.header, bool))
+                  types, np.asarray(ix.header, bool), typer.via, typer.via_names)
 
 
 def leaf_fields(types: GoTypes, t: int, base: int = 0, prefix: str = "",
