@@ -106,3 +106,24 @@ def test_no_cache_neither_reads_nor_writes(leaks_run, cache_home, monkeypatch):
     monkeypatch.setattr(cache, "save", refuse)
     res = run(leaks_run.dump, "--address", address, "--anchors", "--no-cache")
     assert res.status == 0 and "1 anchor(s)" in res.out
+
+
+def test_typing_is_kept_beside_the_index_and_checked(retain_typed_args, cache_home):
+    args = retain_typed_args
+    first = run(*args)
+    assert first.status == 0, first.err
+    files = list(cache_home.rglob("extra_types*"))
+    assert any(f.suffix == ".json" for f in files) and len(files) == 4
+    assert run(*args).out == first.out  # read back
+    for f in files:
+        if f.name.endswith("_object_type.npy"):
+            f.write_bytes(b"\x93NUMPY damaged")
+    assert run(*args).out == first.out  # redone
+
+
+@pytest.fixture
+def retain_typed_args(go_version):
+    from gotools import run_dump
+
+    r = run_dump("retain", go_version)
+    return (r.dump, "--program", r.binary, "--histogram", "--json")

@@ -218,3 +218,33 @@ def derived(ix: HeapIndex, name: str, compute: Callable[[], np.ndarray]) -> np.n
             if os.path.exists(tmp):
                 os.unlink(tmp)
     return value
+
+
+def extra_json(ix: HeapIndex, name: str) -> object | None:
+    """A small JSON document kept beside the cached index (None: not there or unreadable)."""
+    folder = getattr(ix, "cache_folder", None)
+    if folder is None:
+        return None
+    target = folder / f"extra_{name}.json"
+    if not target.is_file() or target.is_symlink():
+        return None
+    try:
+        return json.loads(target.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def save_extra_json(ix: HeapIndex, name: str, value: object) -> None:
+    folder = getattr(ix, "cache_folder", None)
+    if folder is None or not folder.is_dir() or folder.is_symlink():
+        return
+    fd, tmp = tempfile.mkstemp(prefix=f".extra_{name}.", suffix=".json", dir=folder)
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(value, f)
+        os.replace(tmp, folder / f"extra_{name}.json")
+    except OSError as e:
+        _notice(f"could not write the index cache: {e.strerror or e}")
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)

@@ -45,12 +45,12 @@ def attach_names(ix: HeapIndex, program: str | None, oid_file: str | None, stric
         ids, labels = object_name_ids(ix, oids)
     names = Names(ix, binary, ids, labels)
     if binary is not None and not binary.stripped:
-        from heapspurs.names.dwarf_types import load_types
-        from heapspurs.names.typing import type_heap
+        from heapspurs.names.dwarf_types import binary_key, load_types
+        from heapspurs.names.typing import cached_typing
 
         types = load_types(program)
         if types.types:
-            names.typing = type_heap(ix, types)
+            names.typing = cached_typing(ix, types, binary_key(program))
         else:
             warn(f"{program} has no DWARF debug information (built with -ldflags=-w?): "
                  "objects stay untyped")

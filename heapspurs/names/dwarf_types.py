@@ -241,7 +241,8 @@ def extract(path: str) -> GoTypes:
     return GoTypes(types, gl, runtime, locs)
 
 
-def _key(path: str) -> str:
+def binary_key(path: str) -> str:
+    """Identity of a binary file: path, size, mtime, first MiB."""
     st = os.stat(path)
     h = hashlib.sha256(f"{FORMAT}\0{os.path.abspath(path)}\0{st.st_size}\0{st.st_mtime_ns}"
                        .encode())
@@ -255,7 +256,7 @@ def load_types(path: str) -> GoTypes:
     from heapspurs.index.cache import cache_root
 
     root = cache_root()
-    target = root / f"types-{_key(path)}.json" if root is not None else None
+    target = root / f"types-{binary_key(path)}.json" if root is not None else None
     if target is not None and target.is_file() and not target.is_symlink():
         try:
             data = json.loads(target.read_text())

@@ -28,6 +28,7 @@ from heapspurs.names.dwarf_types import (
 )
 from heapspurs.scan.raw import ROOT_BSS, ROOT_DATA
 
+TYPING_FORMAT = 1  # bump when typing changes what it gives (cached typings are then redone)
 MAX_WORDS = 1 << 16  # pointer words of one flattened type; bigger types are not used
 STRING_DATA = "string data"
 
@@ -765,3 +766,34 @@ def leaf_fields(types: GoTypes, t: int, base: int = 0, prefix: str = "",
 
     walk(t, base, prefix, 0)
     return out
+
+
+def cached_typing(ix: HeapIndex, types: GoTypes, binary_key: str) -> Typing:
+    """:func:`type_heap`, kept beside the cached index per binary (arrays and a JSON list of
+    names): typing a big heap takes seconds, reading it back milliseconds."""
+    from heapspurs.index import cache
+
+    name = f"types{TYPING_FORMAT}_{binary_key[:16]}"
+    meta = cache.extra_json(ix, name)
+    if isinstance(meta, dict) and meta.get("count") == ix.count:
+        try:
+            arrays = {k: cache.derived(ix, f"{name}_{k}", _missing)
+                      for k in ("object_type", "elem", "via")}
+            return Typing(arrays["object_type"], list(meta["names"]), int(meta["conflicts"]),
+                          int(meta["rejected"]), arrays["elem"], types,
+                          np.asarray(ix.header, bool), arrays["via"], list(meta["via_names"]))
+        except (LookupError, ValueError, TypeError):
+            pass
+    typing = type_heap(ix, types)
+    for k in ("object_type", "elem", "via"):
+        value = getattr(typing, k)
+        cache.derived(ix, f"{name}_{k}", lambda v=value: v)
+    cache.save_extra_json(ix, name, {"count": ix.count, "names": typing.names,
+                                     "via_names": typing.via_names,
+                                     "conflicts": typing.conflicts,
+                                     "rejected": typing.rejected})
+    return typing
+
+
+def _missing() -> np.ndarray:
+    raise LookupError("a cached typing array is missing")
