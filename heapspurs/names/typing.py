@@ -28,12 +28,15 @@ from heapspurs.names.dwarf_types import (
 )
 from heapspurs.scan.raw import ROOT_BSS, ROOT_DATA
 
-TYPING_FORMAT = 1  # bump when typing changes what it gives (cached typings are then redone)
+TYPING_FORMAT = 2  # bump when typing changes what it gives (cached typings are then redone)
 MAX_WORDS = 1 << 16  # pointer words of one flattened type; bigger types are not used
 STRING_DATA = "string data"
 
-# Actions of a pointer word: what the word's target is.
-PTR, SLICE, STRING, EFACE, IFACE, OPAQUE = range(6)
+# Actions of a pointer word: what the word's target is. COUNTED: an unsafe.Pointer to an array
+# whose length is the next word (sync.Pool's local and victim, [localSize]sync.poolLocal).
+PTR, SLICE, STRING, EFACE, IFACE, OPAQUE, COUNTED = range(7)
+COUNTED_FIELDS = {("sync.Pool", "local"): "sync.poolLocal",
+                  ("sync.Pool", "victim"): "sync.poolLocal"}
 # How many values of the type a target object holds: exactly one; an array (a slice's backing
 # store); or one or more (a plain pointer may point at the first of an array of T).
 SINGLE, ARRAY, ANY = range(3)
@@ -125,6 +128,7 @@ class Layouts:
         self.ptr = ptr
         self.cache: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray] | None] = {}
         self.nih: dict[int, bool] = {}
+        self.struct_ids = {t.name: i for i, t in enumerate(types.types) if t.tag == "struct"}
 
     def of(self, t: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         if t in self.cache:
@@ -170,7 +174,11 @@ class Layouts:
                 elem = ty.target if ty.target >= 0 else self._pointee(ty.fields[0][2])
                 out.append((base, SLICE, elem) if elem >= 0 else (base, OPAQUE, -1))
                 return True
-            for _, off, ft in ty.fields:
+            for fname, off, ft in ty.fields:
+                counted = COUNTED_FIELDS.get((ty.name, fname))
+                if counted is not None and counted in self.struct_ids:
+                    out.append((base + off, COUNTED, self.struct_ids[counted]))
+                    continue
                 if not self._walk(ft, base + off, out, depth + 1):
                     return False
             return True
@@ -433,18 +441,18 @@ class Typer:
         act = acts[field]
         tgt = tgts[field]
         self.note_via(slots, field, act, t, offs, ty.size)
-        for a in (PTR, SLICE):
+        for a in (PTR, SLICE, COUNTED):
             sel = act == a
             if sel.any():
-                if a == SLICE:  # the capacity is the slice header's third word
+                if a in (SLICE, COUNTED):  # the capacity: a slice's third word, or the next
                     src = np.searchsorted(ix.pstart, slots[sel], side="right") - 1
                     cap_off = (ix.off[src].astype(np.int64) + ix.poff[slots[sel]].astype(
-                        np.int64) + 2 * self.ptr)
+                        np.int64) + (2 if a == SLICE else 1) * self.ptr)
                     inside = cap_off + self.ptr <= (ix.off[src] + ix.size[src]).astype(np.int64)
                     self.hint_caps(slots[sel][inside], self.words_at(cap_off[inside]))
                 for target_type in unique(tgt[sel]).tolist():
                     pick = slots[sel & (tgt == target_type)]
-                    self.propose_targets(pick, int(target_type), ARRAY if a == SLICE else ANY)
+                    self.propose_targets(pick, int(target_type), ANY if a == PTR else ARRAY)
         sel = act == STRING
         if sel.any():
             self.type_strings(slots[sel])
@@ -572,7 +580,7 @@ class Typer:
             if k >= len(layout[0]) or layout[0][k] != off:
                 continue
             act, tgt = int(layout[1][k]), int(layout[2][k])
-            if act in (PTR, SLICE):
+            if act in (PTR, SLICE, COUNTED):
                 by_action[(act, tgt)].append(row)
             elif act in (EFACE, IFACE):
                 eface.append((row, int(roots.slot[row]) - self.ptr, act == IFACE))
@@ -588,12 +596,13 @@ class Typer:
                                                                 == ix.pstart[fresh])]
                 self.object_type[fresh] = self.name_id(STRING_DATA)
             else:
-                if act == SLICE:  # the capacity: the slice header's third word
+                if act in (SLICE, COUNTED):  # the length: a slice's third word, or the next
+                    step = 2 if act == SLICE else 1
                     for row in rows:
-                        cap = self._segment_word(int(roots.slot[row]) + 2 * self.ptr)
+                        cap = self._segment_word(int(roots.slot[row]) + step * self.ptr)
                         if cap is not None and cap < 1 << 40:
                             self.cap_hint[int(roots.obj[row])] = cap
-                self.propose(objs[at_start], tgt, ARRAY if act == SLICE else ANY)
+                self.propose(objs[at_start], tgt, ANY if act == PTR else ARRAY)
         for row, word_addr, iface in eface:
             word = self._segment_word(word_addr)
             if word is None:
@@ -667,7 +676,7 @@ class Typer:
                         j = slot_of.get(addr)
                         if j is None:
                             continue
-                        if act in (PTR, SLICE, STRING):
+                        if act in (PTR, SLICE, STRING, COUNTED):
                             by_action[(act, tgt)].append(s0 + j)
                             # (No capacity from frames: DWARF may place a whole slice
                             # header in the frame where only its pointer was spilled.)
@@ -687,7 +696,7 @@ class Typer:
                                                               == ix.pstart[objs])]
                 self.object_type[fresh] = self.name_id(STRING_DATA)
             else:
-                self.propose(objs, tgt, ARRAY if act == SLICE else ANY)
+                self.propose(objs, tgt, ANY if act == PTR else ARRAY)
         for fslot, word_at, iface in ifaces:
             d = int(self.interface_types(self.words_at(np.array([word_at])), iface)[0])
             obj = ix.find(int(values[fslot]))
