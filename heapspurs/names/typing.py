@@ -28,7 +28,7 @@ from heapspurs.names.dwarf_types import (
 )
 from heapspurs.scan.raw import ROOT_BSS, ROOT_DATA
 
-TYPING_FORMAT = 2  # bump when typing changes what it gives (cached typings are then redone)
+TYPING_FORMAT = 3  # bump when typing changes what it gives (cached typings are then redone)
 MAX_WORDS = 1 << 16  # pointer words of one flattened type; bigger types are not used
 STRING_DATA = "string data"
 
@@ -173,6 +173,19 @@ class Layouts:
                                          and ty.fields[0][0] == "array"):
                 elem = ty.target if ty.target >= 0 else self._pointee(ty.fields[0][2])
                 out.append((base, SLICE, elem) if elem >= 0 else (base, OPAQUE, -1))
+                return True
+            if ty.name.startswith("sync/atomic.Pointer[") and ty.fields:
+                # atomic.Pointer[T]{_ [0]*T; _ noCopy; v unsafe.Pointer}: v is a *T.
+                # (Generic shapes, go.shape.*, have the layout but no useful name: left out.)
+                ptr_t = types.resolve(self._pointee(ty.fields[0][2]))
+                target = types.types[ptr_t].target if ptr_t >= 0 and types.types[
+                    ptr_t].tag == "pointer" else -1
+                for fname, off, _ in ty.fields:
+                    if fname == "v":
+                        named = target >= 0 and not types.types[target].name.startswith(
+                            "go.shape")
+                        out.append((base + off, PTR, target) if named else (
+                            base + off, OPAQUE, -1))
                 return True
             for fname, off, ft in ty.fields:
                 counted = COUNTED_FIELDS.get((ty.name, fname))
