@@ -18,7 +18,8 @@ from fuzz.targets import TARGETS, Finding, run_one
 FINDINGS = Path(__file__).resolve().parent / "findings"
 
 
-def fuzz(target: str, seconds: float, seed: int, seeds: list[bytes]) -> dict:
+def fuzz(target: str, seconds: float, seed: int, seeds: list[bytes],
+         patience: float = 1.0) -> dict:
     rng = random.Random(seed)
     corpus = list(seeds)
     stats = {"target": target, "executions": 0, "findings": 0, "errors": 0,
@@ -31,7 +32,7 @@ def fuzz(target: str, seconds: float, seed: int, seeds: list[bytes]) -> dict:
         stats["executions"] += 1
         stats["largest_input"] = max(stats["largest_input"], len(data))
         try:
-            outcome, took = run_one(target, data)
+            outcome, took = run_one(target, data, patience)
         except Finding as f:
             stats["findings"] += 1
             FINDINGS.mkdir(exist_ok=True)

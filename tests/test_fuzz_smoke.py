@@ -23,7 +23,8 @@ def seeds():
 
 @pytest.mark.parametrize("target", list(TARGETS))
 def test_fuzz_smoke(target, seeds):
-    stats = fuzz(target, seconds=15, seed=7, seeds=seeds)
+    # A CI machine may be busy: hangs are still caught, ordinary slowness is not a finding.
+    stats = fuzz(target, seconds=15, seed=7, seeds=seeds, patience=5.0)
     assert stats["executions"] > 50
     assert stats["findings"] == 0, stats
     # Mutations must reach past the first error sometimes: some inputs still parse.
