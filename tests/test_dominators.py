@@ -119,3 +119,19 @@ def test_native_equals_python_on_real_dumps(program, go_version):
     reach_ = reachable_mask(ix)
     assert np.array_equal(idom != UNREACHED, reach_)
     assert int(retained[idom == SUPER_ROOT].sum()) == int(ix.size[reach_].sum())
+
+
+@pytest.mark.parametrize("program", ["retain", "leaks"])
+def test_native_root_labels_equal_python(program, go_version):
+    """Which single root group reaches each object: the native pass and the Python one."""
+    from gotools import run_dump
+
+    from heapspurs.analysis import root_groups as rg
+
+    ix = load_index(str(run_dump(program, go_version).dump))
+    gid, groups = rg.default_keys(ix)
+    native = rg.label_objects(ix, ix.roots.obj, gid)
+    python = rg._label_python(ix, np.asarray(ix.roots.obj, np.int64), gid,
+                              rg.blocked_for_labels(ix))
+    assert np.array_equal(native, python)
+    assert len(groups) > 1 and (native >= 0).any() and (native == rg.MULTI).any()

@@ -110,32 +110,30 @@ def label_objects(ix: HeapIndex, seed_obj: np.ndarray, seed_group: np.ndarray) -
 
 def _label_python(ix: HeapIndex, seed_obj: np.ndarray, seed_group: np.ndarray,
                   blocked: np.ndarray) -> np.ndarray:
+    """The same as the native labelling, for where the extension is not built."""
     out = [NONE] * ix.count
     queue: list[int] = []
-    for v, g in zip(seed_obj.tolist(), seed_group.tolist(), strict=True):
+
+    def reach(v: int, label: int) -> None:
+        """``label``'s group reaches v: v gets it, or MULTI if another group got there."""
         if out[v] == NONE:
-            out[v] = g
+            out[v] = label
             queue.append(v)
-        elif out[v] not in (g, MULTI):
+        elif out[v] not in (label, MULTI):
             out[v] = MULTI
             queue.append(v)
+
+    for v, g in zip(seed_obj.tolist(), seed_group.tolist(), strict=True):
+        reach(v, g)
     indptr, targets, stop = ix.pstart.tolist(), ix.pdst.tolist(), blocked.tolist()
     head = 0
     while head < len(queue):
         u = queue[head]
         head += 1
-        if stop[u]:
-            continue
-        lab = out[u]
-        for t in targets[indptr[u] : indptr[u + 1]]:
-            if t < 0:
-                continue
-            if out[t] == NONE:
-                out[t] = lab
-                queue.append(t)
-            elif out[t] not in (lab, MULTI):
-                out[t] = MULTI
-                queue.append(t)
+        if not stop[u]:
+            for t in targets[indptr[u] : indptr[u + 1]]:
+                if t >= 0:
+                    reach(t, out[u])
     return np.array(out, np.int32)
 
 

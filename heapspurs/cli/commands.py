@@ -243,7 +243,7 @@ def typed_fields(ix: HeapIndex, obj: int) -> list[tuple[str, str, int, int, str]
     typing = names_of(ix).typing
     if typing is None or typing.elem is None or typing.elem[obj] < 0:
         return []
-    from heapspurs.names.typing import leaf_fields
+    from heapspurs.names.type_layouts import leaf_fields
 
     base = MALLOC_HEADER if ix.header[obj] else 0
     name = typing.type_name(obj) or ""
