@@ -147,6 +147,12 @@ class Census:
     base: str | None = None
     pprof: str | None = None
 
+    @property
+    def asked(self) -> bool:
+        return (self.top is not None or self.suspects or self.retained or self.unreachable
+                or self.histogram or self.goroutines or self.base is not None
+                or self.pprof is not None)
+
 
 def run_command(dump: str, print_records: bool, address: str | None, anchors: bool,
                 owners: int | None, hexdump: bool, output: str, max_nodes: int, all_owners: bool,
@@ -167,28 +173,30 @@ def run_command(dump: str, print_records: bool, address: str | None, anchors: bo
     if (anchors or owners is not None or hexdump or census.retained) and address is None:
         raise click.UsageError("--anchors, --owners, --hexdump and --retained need --address")
     whole_heap = False
+    if census.asked:
+        from heapspurs.cli import census as census_cmds  # only when asked: faster start-up
     if census.top is not None:
-        commands.top(dump, census.top, options)
+        census_cmds.top(dump, census.top, options)
         whole_heap = True
     if census.suspects:
-        commands.suspects(dump, census.threshold, options)
+        census_cmds.suspects(dump, census.threshold, options)
         whole_heap = True
     if census.histogram:
-        commands.histogram(dump, options)
+        census_cmds.histogram(dump, options)
         whole_heap = True
     if census.unreachable:
-        commands.unreachable(dump, options)
+        census_cmds.unreachable(dump, options)
         whole_heap = True
     if census.goroutines:
-        commands.goroutines(dump, options)
+        census_cmds.goroutines(dump, options)
         whole_heap = True
     if census.base is not None:
         if os.path.samefile(census.base, dump):
             raise click.UsageError("--base is the dump itself")
-        commands.base_diff(dump, census.base, options)
+        census_cmds.base_diff(dump, census.base, options)
         whole_heap = True
     if census.pprof is not None:
-        commands.pprof(dump, census.pprof, options)
+        census_cmds.pprof(dump, census.pprof, options)
         whole_heap = True
     if whole_heap and address is None:
         return
@@ -197,7 +205,7 @@ def run_command(dump: str, print_records: bool, address: str | None, anchors: bo
         return
     addr = parse_address(address)
     if census.retained:
-        commands.retained(dump, addr, 20, options)
+        census_cmds.retained(dump, addr, 20, options)
     if hexdump:
         commands.hexdump(dump, addr, options)
     if anchors:
