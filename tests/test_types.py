@@ -38,6 +38,37 @@ def test_no_wrong_typings(typed):
     assert sum(g is not None for g in got) >= 0.9 * len(samples)
 
 
+def test_values_held_only_by_a_sync_map_are_typed(typed):
+    # Go 1.24+ keeps sync.Map in an internal/sync.HashTrieMap, whose child pointers are
+    # *node[K,V] that really point at an entry[K,V] or an indirect[K,V] (told by isEntry).
+    r, ix, ty = typed
+    assert len(r.facts["registered"]) == 5
+    assert {ty.type_name(ix.find(int(a, 16))) for a in r.facts["registered"]} == {"main.Entry"}
+
+
+def test_static_objects_are_typed_through_the_global_pointing_at_them(typed):
+    # var staticEntry = &Entry{...} is static data, not heap: what it points at gets its
+    # field's type only when the static object itself is typed from *main.Entry.
+    r, ix, ty = typed
+    assert ix.find(int(r.facts["static_entry"], 16)) < 0  # not a heap object
+    assert ty.type_name(ix.find(int(r.facts["held_by_static"], 16))) == "main.Entry"
+
+
+def test_substrings_and_slices_of_the_middle_of_arrays_type_the_whole_object(go_version):
+    r = run_dump("leaks", go_version)
+    ix = load_index(str(r.dump))
+    ty = type_heap(ix, load_types(str(r.binary)))
+    sub = r.facts["substring"]
+    assert int(sub["value"], 16) > int(sub["addr"], 16)  # the global points inside
+    assert ty.type_name(ix.find(int(sub["addr"], 16))) == "string data"
+    arr = r.facts["interior_slice"]
+    assert int(arr["value"], 16) > int(arr["addr"], 16)
+    obj = ix.find(int(arr["addr"], 16))
+    # Without a malloc header the dump's 1000 pointer slots give the length; with one (Go
+    # 1.22+) the slots run to the end of the size class and the length is left unknown.
+    assert ty.type_name(obj) == ("[...]*int" if ix.header[obj] else "[1000]*int")
+
+
 def test_coverage(typed):
     r, ix, ty = typed
     reach = reachable_mask(ix) & ~ix.phantom
@@ -47,7 +78,7 @@ def test_coverage(typed):
     nbytes = size[is_typed & reach].sum() / size[reach].sum()
     print(f"types {r.version}: {objects:.1%} of reachable objects, {nbytes:.1%} of bytes typed; "
           f"{ty.conflicts} conflicts, {ty.rejected} rejected typings")
-    assert objects >= 0.78 and nbytes >= 0.84  # measured: see the closing note
+    assert objects >= 0.80 and nbytes >= 0.90  # the figures (#7)
 
 
 def test_types_in_answers(typed):

@@ -208,6 +208,32 @@ def swiss_small_map_groups(types: GoTypes) -> dict[int, int]:
     return out
 
 
+SHAPE = "go.shape."
+TRIE = "internal/sync."  # Go 1.24+ HashTrieMap (sync.Map, unique): node, entry, indirect
+
+
+def trie_node_kinds(types: GoTypes) -> dict[int, tuple[int, int]]:
+    """For Go 1.24+ HashTrieMaps: each ``internal/sync.node[K,V]`` struct -> the
+    (``entry[K,V]``, ``indirect[K,V]``) structs a *node may really point at. Where the binary
+    has only the generic shape of one (``entry[go.shape.K,...]``), that shape's layout
+    serves; its name is shown without ``go.shape.``."""
+    structs: dict[str, int] = {}
+    for i, t in enumerate(types.types):
+        if t.tag == "struct" and t.name.startswith(TRIE):
+            plain = t.name.replace(SHAPE, "")
+            if plain == t.name or plain not in structs:
+                structs[plain] = i
+    out: dict[int, tuple[int, int]] = {}
+    for name, i in structs.items():
+        if name.startswith(TRIE + "node["):
+            args = name[len(TRIE + "node"):]
+            entry = structs.get(f"{TRIE}entry{args}")
+            indirect = structs.get(f"{TRIE}indirect{args}")
+            if entry is not None and indirect is not None:
+                out[i] = (entry, indirect)
+    return out
+
+
 def pointer_shaped(types: GoTypes, t: int) -> bool:
     """Is a value of type t stored directly in an interface's data word?"""
     t = types.resolve(t)

@@ -22,17 +22,19 @@ from heapspurs.names.type_layouts import (
     EFACE,
     IFACE,
     PTR,
+    SHAPE,
     SLICE,
     STRING,
     Layouts,
     field_path,
     pointer_shaped,
     swiss_small_map_groups,
+    trie_node_kinds,
     unique,
 )
 from heapspurs.scan.raw import ROOT_BSS, ROOT_DATA
 
-TYPING_FORMAT = 3  # bump when typing changes what it gives (cached typings are then redone)
+TYPING_FORMAT = 4  # bump when typing changes what it gives (cached typings are then redone)
 STRING_DATA = "string data"
 
 # How many values of the type a target object holds: exactly one; an array (a slice's backing
@@ -118,6 +120,7 @@ class Typer:
         self.cap_hint = np.full(ix.count, -1, np.int64)  # slice capacity seen for an array
         self.itabs = {i.address: i.type_address for i in ix.raw.itabs}
         self.small_map_group = swiss_small_map_groups(types)
+        self.trie_nodes = trie_node_kinds(types)
 
     # ---- reading words of the dump ----
     def words_at(self, file_offsets: np.ndarray) -> np.ndarray:
@@ -143,14 +146,41 @@ class Typer:
         if len(objs) and t >= 0:
             self.pending[(int(t), int(mode))].append(objs)
 
-    def propose_targets(self, slots: np.ndarray, t: int, mode: int) -> None:
-        """Type what pointer slots (indexes into the index's slot arrays) point at the start
-        of (past the malloc header)."""
+    def reached(self, objs: np.ndarray, vals: np.ndarray, t: int = -1,
+                mode: int = SINGLE) -> np.ndarray:
+        """Which pointer values lead to their object as a whole: they point at its start
+        (past the malloc header) or, for a slice of ``t`` (mode ARRAY), at an element
+        boundary inside it (a slice of the middle of an array)."""
+        delta = vals.astype(np.int64) - (self.ix.addr[objs].astype(np.int64) + self.hdr[objs])
+        ok = delta == 0
+        esize = self.types.types[self.types.resolve(t)].size if t >= 0 else 0
+        if mode == ARRAY and esize > 0:
+            ok |= (delta > 0) & (delta % esize == 0)
+        return ok
+
+    def targets_at_start(self, slots: np.ndarray, t: int = -1,
+                         mode: int = SINGLE) -> np.ndarray:
+        """The objects that pointer slots (indexes into the index's slot arrays) lead to as a
+        whole (see :meth:`reached`)."""
         dst = self.ix.pdst[slots].astype(np.int64)
         ok = dst >= 0
         slots, dst = slots[ok], dst[ok]
-        at_start = self.ix.pval[slots] == self.ix.addr[dst] + self.hdr[dst].astype(np.uint64)
-        self.propose(dst[at_start], t, mode)
+        return dst[self.reached(dst, self.ix.pval[slots], t, mode)]
+
+    def propose_targets(self, slots: np.ndarray, t: int, mode: int) -> None:
+        """Type what pointer slots lead to as values of type ``t``."""
+        kinds = self.trie_nodes.get(self.types.resolve(t))
+        if kinds is not None:
+            self.type_trie_nodes(self.targets_at_start(slots), *kinds)
+            return
+        self.propose(self.targets_at_start(slots, t, mode), t, mode)
+
+    def type_trie_nodes(self, objs: np.ndarray, entry: int, indirect: int) -> None:
+        """Go 1.24+ sync.Map / unique (internal/sync.HashTrieMap): a *node[K,V] points at an
+        entry[K,V] or an indirect[K,V], told apart by the node's first byte (isEntry)."""
+        is_entry = self.buf[self.ix.off[objs].astype(np.int64) + self.hdr[objs]] != 0
+        self.propose(objs[is_entry], entry, SINGLE)
+        self.propose(objs[~is_entry], indirect, SINGLE)
 
     # ---- one round: verify and assign the pending candidates, type by type ----
     def run(self, max_rounds: int = 10_000) -> None:
@@ -181,7 +211,7 @@ class Typer:
         if not len(objs):
             return
         layout = self.layouts.of(t)
-        type_name = self.types.types[t].name
+        type_name = self.types.types[t].name.replace(SHAPE, "")
         ty = self.types.types[self.types.resolve(t)]
         if layout is None or (ty.size <= 0 and len(layout[0])):
             self.rejected += len(objs)
@@ -318,17 +348,23 @@ class Typer:
         self.propose(targets[at_start], group, SINGLE)
 
     def hint_caps(self, slots: np.ndarray, caps: np.ndarray) -> None:
+        """Capacities of slices that start at their array's start (a slice of the middle
+        of an array says nothing of the array's length)."""
         dst = self.ix.pdst[slots].astype(np.int64)
         ok = (dst >= 0) & (caps < np.uint64(1 << 40))
+        ok[ok] = self.reached(dst[ok], self.ix.pval[slots[ok]])
         self.cap_hint[dst[ok]] = caps[ok].astype(np.int64)
 
     def type_strings(self, slots: np.ndarray) -> None:
+        dst = self.ix.pdst[slots].astype(np.int64)
+        self.type_string_data(dst[dst >= 0])
+
+    def type_string_data(self, objs: np.ndarray) -> None:
+        """Objects a string points into (at any offset: a substring keeps its whole
+        allocation) are string data, when they hold no pointers and have no type yet."""
         ix = self.ix
-        dst = ix.pdst[slots].astype(np.int64)
-        ok = dst >= 0
-        dst = dst[ok]
-        fresh = dst[(self.object_type[dst] < 0) & ~ix.phantom[dst]
-                    & (ix.pstart[dst + 1] == ix.pstart[dst])]
+        fresh = objs[(self.object_type[objs] < 0) & ~ix.phantom[objs]
+                     & (ix.pstart[objs + 1] == ix.pstart[objs])]
         self.object_type[unique(fresh)] = self.name_id(STRING_DATA)
 
     def interface_types(self, type_words: np.ndarray, iface: bool) -> np.ndarray:
@@ -383,7 +419,8 @@ class Typer:
         glob = np.nonzero((roots.kind == ROOT_BSS) | (roots.kind == ROOT_DATA))[0]
         if not len(glob) or not types.globals:
             return
-        gaddr = np.array([g[1] for g in types.globals], np.uint64)
+        regions = self.typed_regions()
+        gaddr = np.array([g[0] for g in regions], np.uint64)
         slots = roots.slot[glob]
         gi = np.searchsorted(gaddr, slots, side="right").astype(np.int64) - 1
         by_action: dict[tuple[int, int], list[int]] = defaultdict(list)
@@ -391,7 +428,7 @@ class Typer:
         for row, g in zip(glob.tolist(), gi.tolist(), strict=True):
             if g < 0:
                 continue
-            _, addr, t = types.globals[g]
+            addr, t = regions[g]
             layout = self.layouts.of(t)
             if layout is None:
                 continue
@@ -409,20 +446,18 @@ class Typer:
         for (act, tgt), rows in by_action.items():
             objs = roots.obj[rows].astype(np.int64)
             vals = roots.value[rows]
-            at_start = vals == ix.addr[objs] + self.hdr[objs].astype(np.uint64)
             if act == STRING:
-                fresh = objs[at_start]
-                fresh = fresh[(self.object_type[fresh] < 0) & (ix.pstart[fresh + 1]
-                                                                == ix.pstart[fresh])]
-                self.object_type[fresh] = self.name_id(STRING_DATA)
+                self.type_string_data(objs)
             else:
+                mode = ANY if act == PTR else ARRAY
                 if act in (SLICE, COUNTED):  # the length: a slice's third word, or the next
                     step = 2 if act == SLICE else 1
-                    for row in rows:
+                    at_start = self.reached(objs, vals)
+                    for row in np.asarray(rows)[at_start].tolist():
                         cap = self._segment_word(int(roots.slot[row]) + step * self.ptr)
                         if cap is not None and cap < 1 << 40:
                             self.cap_hint[int(roots.obj[row])] = cap
-                self.propose(objs[at_start], tgt, ANY if act == PTR else ARRAY)
+                self.propose(objs[self.reached(objs, vals, tgt, mode)], tgt, mode)
         for row, word_addr, iface in eface:
             word = self._segment_word(word_addr)
             if word is None:
@@ -433,6 +468,42 @@ class Typer:
             obj = int(roots.obj[row])
             if int(roots.value[row]) == int(ix.addr[obj]) + int(self.hdr[obj]):
                 self.propose_dynamic(obj, d)
+
+    def typed_regions(self) -> list[tuple[int, int]]:
+        """(address, type) of global memory, sorted: the globals DWARF names, and the unnamed
+        static objects that typed pointer globals point at (``var t = &T{...}`` or
+        ``var t = NewT()`` may be compiled into static data that only ``t`` points to)."""
+        types = self.types
+        regions = [(addr, t) for _, addr, t in types.globals]
+        if not regions:
+            return regions
+        gaddr = np.array([a for a, _ in regions], np.uint64)
+        gend = gaddr + np.array([max(types.types[types.resolve(t)].size, 1)
+                                 for _, t in regions], np.uint64)
+        statics: dict[int, int] = {}
+        segments = self.ix.raw.segments
+        for seg in segments:
+            slots = np.uint64(seg.address) + seg.ptr_off.astype(np.uint64)
+            vals = seg.ptr_val.astype(np.uint64)
+            into = np.zeros(len(vals), bool)
+            for other in segments:
+                into |= (vals >= np.uint64(other.address)) & (vals < np.uint64(other.end))
+            vg = np.searchsorted(gaddr, vals, side="right").astype(np.int64) - 1
+            unnamed = into & ((vg < 0) | (vals >= gend[np.maximum(vg, 0)]))
+            sg = np.searchsorted(gaddr, slots, side="right").astype(np.int64) - 1
+            for slot, val, g in zip(slots[unnamed].tolist(), vals[unnamed].tolist(),
+                                    sg[unnamed].tolist(), strict=True):
+                if g < 0 or slot >= int(gend[g]):
+                    continue
+                addr, t = regions[g]
+                layout = self.layouts.of(t)
+                if layout is None:
+                    continue
+                k = int(np.searchsorted(layout[0], slot - addr))
+                if (k < len(layout[0]) and layout[0][k] == slot - addr
+                        and layout[1][k] == PTR and layout[2][k] >= 0):
+                    statics.setdefault(val, int(layout[2][k]))
+        return sorted(regions + list(statics.items()))
 
     def propose_dynamic(self, obj: int, d: int) -> None:
         """An interface's data word points at ``obj`` and its dynamic type is ``d``: a pointer
@@ -509,14 +580,11 @@ class Typer:
             objs = ix.resolve(vals).astype(np.int64)
             ok = objs >= 0
             objs, vals = objs[ok], vals[ok]
-            at_start = vals == ix.addr[objs] + self.hdr[objs].astype(np.uint64)
-            objs = objs[at_start]
             if act == STRING:
-                fresh = objs[(self.object_type[objs] < 0) & (ix.pstart[objs + 1]
-                                                              == ix.pstart[objs])]
-                self.object_type[fresh] = self.name_id(STRING_DATA)
+                self.type_string_data(objs)
             else:
-                self.propose(objs, tgt, ANY if act == PTR else ARRAY)
+                mode = ANY if act == PTR else ARRAY
+                self.propose(objs[self.reached(objs, vals, tgt, mode)], tgt, mode)
         for fslot, word_at, iface in ifaces:
             d = int(self.interface_types(self.words_at(np.array([word_at])), iface)[0])
             obj = ix.find(int(values[fslot]))

@@ -49,6 +49,11 @@ var server *httptest.Server
 var anything interface{}
 var values []interface{}
 var history [][]*Entry
+var registry sync.Map // values only it holds: typed through sync.Map's internals
+var registered []string
+
+// Compiled into an unnamed static object in .data that only staticEntry points to.
+var staticEntry = &Entry{Key: "static", Hits: 7}
 
 type sample struct {
 	Addr string `json:"addr"`
@@ -122,6 +127,14 @@ func main() {
 		recordSlice(history[i])
 	}
 	recordSlice(history)
+	onlyStatic := &Entry{Key: fmt.Sprint("held-by-a-static-", 1)}
+	staticEntry.Next = onlyStatic
+	heldByStatic := fmt.Sprintf("%#x", unsafe.Pointer(onlyStatic)) // not live past here
+	for i := 0; i < 5; i++ {
+		e := &Entry{Key: fmt.Sprint("registered-", i), Hits: i}
+		registry.Store(e.Key, e)
+		registered = append(registered, fmt.Sprintf("%#x", unsafe.Pointer(e)))
+	}
 
 	f, err := os.Create(os.Args[1])
 	if err != nil {
@@ -131,7 +144,9 @@ func main() {
 	debug.WriteHeapDump(f.Fd())
 	f.Close()
 	out := map[string]interface{}{"goarch": runtime.GOARCH, "version": runtime.Version(),
-		"samples": samples, "entry_size": unsafe.Sizeof(Entry{})}
+		"samples": samples, "registered": registered,
+		"static_entry": fmt.Sprintf("%#x", unsafe.Pointer(staticEntry)),
+		"held_by_static": heldByStatic, "entry_size": unsafe.Sizeof(Entry{})}
 	js, _ := json.Marshal(out)
 	fmt.Println(string(js))
 	os.Exit(0)
