@@ -11,6 +11,7 @@ from gotools import run_dump
 
 from heapspurs.format.errors import DumpFormatError
 from heapspurs.format.reader import DumpReader
+from heapspurs.scan.address_order import in_address_order
 from heapspurs.scan.native_scan import AVAILABLE, scan_native
 from heapspurs.scan.python_scan import scan_python
 
@@ -21,7 +22,9 @@ SMALL_TABLES = ("names", "goroutines", "finalizers", "defers", "panics", "other_
 
 
 def assert_same(a, b) -> None:
-    fa, fb = a.array_fields(), b.array_fields()
+    """Identical scans, objects compared in address order (the native scan writes that order
+    itself where it can; the Python scan lists objects in file order)."""
+    fa, fb = in_address_order(a).array_fields(), in_address_order(b).array_fields()
     assert fa.keys() == fb.keys()
     for name, arr in fa.items():
         assert arr.dtype == fb[name].dtype, name
@@ -41,6 +44,37 @@ def test_identical_on_real_dumps(program, go_version):
     native = scan_native(run.dump)
     assert len(native.obj_addr) > 100 and len(native.frame_sp) > 5
     assert_same(scan_python(run.dump), native)
+
+
+def test_native_scan_writes_address_order_itself(go_version):
+    run = run_dump("basics", go_version)
+    native, python = scan_native(run.dump), scan_python(run.dump)
+    assert native.address_order and not python.address_order
+    assert np.all(np.diff(native.obj_addr.astype(np.int64)) > 0)
+    assert not np.all(np.diff(python.obj_addr.astype(np.int64)) > 0)  # the file is not sorted
+
+
+def test_denser_than_expected_objects_fall_back_to_sorting(tmp_path):
+    """More objects than one per 16 bytes of file (only a hand-made dump has that): the native
+    scan lists them in file order and the index sorts them, the same as the Python scan."""
+    from heapspurs.format.reader import HEADER
+
+    def uv(v: int) -> bytes:
+        out = bytearray()
+        while v >= 0x80:
+            out.append(v & 0x7F | 0x80)
+            v >>= 7
+        return bytes(out + bytes([v]))
+
+    params = b"\x06" + uv(0) + uv(8) + uv(0x1000) + uv(0x100000) + uv(5) + b"amd64" + uv(
+        6) + b"go1.27" + uv(1)
+    objs = b"".join(b"\x01" + uv(0x10000 + 16 * ((7 * i) % 5000)) + b"\x00\x00"
+                    for i in range(5000))
+    path = tmp_path / "dense.dump"
+    path.write_bytes(HEADER + params + objs + b"\x00")
+    native, python = scan_native(path), scan_python(path)
+    assert not native.address_order
+    assert_same(python, native)
 
 
 def test_identical_on_the_big_dump(big_run):
@@ -111,3 +145,31 @@ def test_native_bfs_matches_numpy(big_run):
         reached = np.nonzero(a != UNSEEN)[0]
         for node in reached[:: max(1, len(reached) // 200)].tolist():
             assert len(path_to_source(a, node)) == len(path_to_source(b, node))
+
+
+def test_resolve_matches_numpy_on_random_layouts():
+    """The page table's shortcut (runs of equal, back-to-back slots found by a division) gives
+    the binary search's answer on spans, sparse heaps and overlapping hand-made objects."""
+    from heapspurs.index.heap_index import resolve_addresses
+
+    rng = np.random.default_rng(7)
+    for trial in range(300):
+        n = int(rng.integers(1, 300))
+        if trial % 3 == 0:  # spans of equal slots, some objects shorter than their slot
+            parts, a = [], 0x1000000
+            while sum(len(p) for p in parts) < n:
+                step, count = int(rng.choice([8, 16, 48, 512, 8192, 20000])), int(
+                    rng.integers(1, 40))
+                parts.append(a + step * np.arange(count))
+                a += step * count + int(rng.integers(0, 3)) * 8192
+            addr = np.concatenate(parts)[:n].astype(np.uint64)
+            size = np.diff(np.append(addr, addr[-1] + np.uint64(16))).astype(np.uint64)
+            size = np.where(rng.random(n) < 0.1, size // 2 + 1, size).astype(np.uint64)
+        else:  # random starts, dense (overlapping) or sparse
+            spread = 100 if trial % 3 == 1 else 30000
+            addr = np.sort(rng.integers(0x10000, 0x10000 + n * spread, n)).astype(np.uint64)
+            size = rng.integers(1, 20000, n).astype(np.uint64)
+        values = np.concatenate([addr + rng.integers(0, 30000, n).astype(np.uint64),
+                                 rng.integers(0, int(addr[-1]) + 50000, 500).astype(np.uint64)])
+        assert np.array_equal(resolve_addresses(addr, size, values, native=True),
+                              resolve_addresses(addr, size, values, native=False)), trial

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from heapspurs.index.heap_index import gather_ranges
+from heapspurs.scan.address_order import gather_ranges
 from heapspurs.scan.native_scan import _cscan
 
 UNSEEN = -1

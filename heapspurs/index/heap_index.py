@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from heapspurs.index.geometry import MALLOC_HEADER, malloc_header_mask, phantom_mask
+from heapspurs.scan.address_order import in_address_order
 from heapspurs.scan.native_scan import _cscan
 from heapspurs.scan.raw import (
     ROOT_BSS,
@@ -28,18 +29,6 @@ from heapspurs.scan.raw import (
     ROOT_QUEUED_FINALIZER,
     RawScan,
 )
-
-
-def gather_ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """Concatenate ``arange(s, s + c)`` for each (s, c), without a Python loop."""
-    counts = counts.astype(np.int64)
-    total = int(counts.sum())
-    if total == 0:
-        return np.zeros(0, np.int64)
-    ends = np.cumsum(counts)
-    offsets = np.repeat(starts.astype(np.int64) - (ends - counts), counts)
-    return offsets + np.arange(total, dtype=np.int64)
-
 
 PARALLEL_MIN = 1 << 20  # below this many items one thread is as fast
 
@@ -203,33 +192,18 @@ class HeapIndex:
 def build_index(raw: RawScan, path: str) -> HeapIndex:
     """Sort, resolve and link the arrays of one scan into a :class:`HeapIndex`."""
     ix = HeapIndex(raw, path)
-    order = np.argsort(raw.obj_addr, kind="stable").astype(np.int64, copy=False)
+    in_address_order(raw)
     empty = np.zeros(0, np.uint64)
-    # Each file-order array is dropped as soon as its sorted copy exists (peak memory).
-    ix.addr, raw.obj_addr = raw.obj_addr[order], empty
-    ix.size, raw.obj_size = raw.obj_size[order], empty
-    ix.off, raw.obj_off = raw.obj_off[order], empty
-    counts = np.diff(raw.obj_pstart)[order]
-    ix.pstart = np.zeros(len(order) + 1, np.int64)
-    np.cumsum(counts, out=ix.pstart[1:])
-    has = counts > 0
-    del counts  # pstart says it all; free it before the pointer slots are gathered
-    if _cscan is not None:
-        m = len(raw.ptr_off)
-        ix.poff = np.empty(m, raw.ptr_off.dtype)
-        ix.pval = np.empty(m, np.uint64)
-        _cscan.gather(order, raw.obj_pstart, ix.pstart, raw.ptr_off, raw.ptr_val, ix.poff,
-                      ix.pval, len(order), m, ix.poff.itemsize)
-    else:
-        gather = gather_ranges(raw.obj_pstart[:-1][order], np.diff(ix.pstart))
-        ix.poff = raw.ptr_off[gather]
-        ix.pval = raw.ptr_val[gather]
-        del gather
-    raw.ptr_off = raw.ptr_val = empty
+    # The index takes the scan's object arrays over (the scan keeps its other records).
+    ix.addr, ix.size, ix.off, ix.pstart = raw.obj_addr, raw.obj_size, raw.obj_off, raw.obj_pstart
+    ix.poff, ix.pval = raw.ptr_off, raw.ptr_val
+    raw.obj_addr = raw.obj_size = raw.ptr_val = empty
+    raw.obj_off = np.zeros(0, np.int64)
+    raw.ptr_off = np.zeros(0, raw.ptr_off.dtype)
     raw.obj_pstart = np.zeros(1, np.int64)
+    n = len(ix.addr)
+    has = ix.pstart[1:] > ix.pstart[:-1]
     ix.pdst = ix.resolve(ix.pval)
-    n = len(order)
-    del order
     past_header = np.zeros(n, bool)
     past_header[has] = ix.poff[ix.pstart[:-1][has]] >= MALLOC_HEADER
     version = raw.params.version

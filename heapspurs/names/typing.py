@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from heapspurs.index.geometry import MALLOC_HEADER
-from heapspurs.index.heap_index import HeapIndex, gather_ranges
+from heapspurs.index.heap_index import HeapIndex
 from heapspurs.names.dwarf_types import GoTypes
 from heapspurs.names.type_layouts import (
     COUNTED,
@@ -32,6 +32,7 @@ from heapspurs.names.type_layouts import (
     trie_node_kinds,
     unique,
 )
+from heapspurs.scan.address_order import gather_ranges
 from heapspurs.scan.raw import ROOT_BSS, ROOT_DATA
 
 TYPING_FORMAT = 4  # bump when typing changes what it gives (cached typings are then redone)

@@ -99,7 +99,19 @@ typedef struct {
     uint64_t *fptr_off, *fptr_val;
     int64_t *other_off;
     uint64_t *sample_addr, *sample_bucket;
+    /* Optional (address order): object i of the file goes to position rank[i], its pointer
+       slots to dst_pstart[rank[i]] .. dst_pstart[rank[i] + 1]; obj_pstart is not written. */
+    int64_t *rank, *dst_pstart;
 } Out;
+
+/* What the counting pass keeps of each object when asked: its address and pointer count, so
+   that the sort order is known before the filling pass (up to cap objects). */
+typedef struct {
+    uint64_t *addr;
+    uint32_t *nptr;
+    int64_t cap;
+    int overflow;  /* more objects than cap, or an object with 2^32 or more pointer slots */
+} First;
 
 typedef struct {
     int64_t n_obj, n_ptr, n_frame, n_fptr, n_other, n_sample, n_records, n_goroutine;
@@ -150,8 +162,8 @@ static int skip_str(Cursor *c) {
 }
 
 /* One pass. Returns 0 at EOF, -1 with c->err set; *err_record/err_offset give the place. */
-static int walk(Cursor *c, Out *o, Counts *n, const Counts *cap, int64_t *err_record,
-                Py_ssize_t *err_offset, Py_ssize_t *record_start) {
+static int walk(Cursor *c, Out *o, Counts *n, const Counts *cap, First *first,
+                int64_t *err_record, Py_ssize_t *err_offset, Py_ssize_t *record_start) {
     int64_t number = 0;
     memset(n, 0, sizeof *n);
     if (o) o->obj_pstart[0] = 0, o->frame_pstart[0] = 0;
@@ -175,20 +187,46 @@ static int walk(Cursor *c, Out *o, Counts *n, const Counts *cap, int64_t *err_re
             if (uvarint(c, &addr) < 0 || bytes_field(c, &coff, &size) < 0) goto fail;
             int64_t before = n->n_ptr;
             if (o && n->n_obj >= cap->n_obj) { c->err = "dump changed between passes"; goto fail; }
-            if (fieldlist(c, coff, size, o ? o->ptr_off : NULL, o ? o->ptr_val : NULL,
-                          &n->n_ptr, cap ? cap->n_ptr : 0, cap ? cap->off32 : 0) < 0) goto fail;
-            if (size > n->max_obj_size) n->max_obj_size = size;
             if (o && cap->off32 && size > UINT32_MAX) {
                 c->err = "dump changed between passes";
                 goto fail;
             }
-            if (o) {
-                o->obj_addr[n->n_obj] = addr;
-                o->obj_size[n->n_obj] = size;
-                o->obj_off[n->n_obj] = coff;
-                o->obj_pstart[n->n_obj + 1] = n->n_ptr;
+            if (o && o->rank) {  /* straight into address order */
+                int64_t r = o->rank[n->n_obj];
+                if (r < 0 || r >= cap->n_obj) { c->err = "dump changed between passes"; goto fail; }
+                int64_t at = o->dst_pstart[r], end = o->dst_pstart[r + 1];
+                if (at < 0 || end < at || end > cap->n_ptr) {
+                    c->err = "dump changed between passes";
+                    goto fail;
+                }
+                int64_t got = at;
+                if (fieldlist(c, coff, size, o->ptr_off, o->ptr_val, &got, end, cap->off32) < 0)
+                    goto fail;
+                if (got != end) { c->err = "dump changed between passes"; goto fail; }
+                n->n_ptr += end - at;
+                o->obj_addr[r] = addr;
+                o->obj_size[r] = size;
+                o->obj_off[r] = coff;
+            } else {
+                if (fieldlist(c, coff, size, o ? o->ptr_off : NULL, o ? o->ptr_val : NULL,
+                              &n->n_ptr, cap ? cap->n_ptr : 0, cap ? cap->off32 : 0) < 0)
+                    goto fail;
+                if (o) {
+                    o->obj_addr[n->n_obj] = addr;
+                    o->obj_size[n->n_obj] = size;
+                    o->obj_off[n->n_obj] = coff;
+                    o->obj_pstart[n->n_obj + 1] = n->n_ptr;
+                }
             }
-            (void)before;
+            if (size > n->max_obj_size) n->max_obj_size = size;
+            if (first && !first->overflow) {
+                if (n->n_obj >= first->cap || n->n_ptr - before >= (int64_t)UINT32_MAX) {
+                    first->overflow = 1;
+                } else {
+                    first->addr[n->n_obj] = addr;
+                    first->nptr[n->n_obj] = (uint32_t)(n->n_ptr - before);
+                }
+            }
             n->n_obj++;
             break;
         }
@@ -314,7 +352,9 @@ static PyObject *py_scan(PyObject *self, PyObject *args) {
     PyObject *arrays;
     Py_ssize_t start;
     int release = 0;
-    if (!PyArg_ParseTuple(args, "y*nO|p", &view, &start, &arrays, &release)) return NULL;
+    PyObject *first_arg = Py_None;
+    if (!PyArg_ParseTuple(args, "y*nO|pO", &view, &start, &arrays, &release, &first_arg))
+        return NULL;
     Cursor c = {0};
     c.buf = view.buf;
     c.end = view.len;
@@ -324,9 +364,27 @@ static PyObject *py_scan(PyObject *self, PyObject *args) {
     Out o;
     Out *op = NULL;
     Counts cap = {0}, n;
-    Py_buffer bufs[N_ARRAYS];
-    int nbufs = 0;
+    Py_buffer bufs[N_ARRAYS], fbufs[2];
+    int nbufs = 0, nfbufs = 0;
     PyObject *result = NULL;
+    First first = {0};
+    First *fp = NULL;
+    memset(&o, 0, sizeof o);
+    if (first_arg != Py_None) {  /* (addr uint64[cap], nptr uint32[cap]) to fill */
+        if (!PyTuple_Check(first_arg) || PyTuple_GET_SIZE(first_arg) != 2) {
+            PyErr_SetString(PyExc_TypeError, "first must be (addr, nptr)");
+            goto done;
+        }
+        for (int i = 0; i < 2; i++) {
+            if (PyObject_GetBuffer(PyTuple_GET_ITEM(first_arg, i), &fbufs[i], PyBUF_WRITABLE) < 0)
+                goto done;
+            nfbufs++;
+        }
+        first.addr = fbufs[0].buf;
+        first.nptr = fbufs[1].buf;
+        first.cap = fbufs[0].len / 8 < fbufs[1].len / 4 ? fbufs[0].len / 8 : fbufs[1].len / 4;
+        fp = &first;
+    }
     if (arrays != Py_None) {
         PyObject *capacity;
         if (!PyTuple_Check(arrays) || PyTuple_GET_SIZE(arrays) != 2) {
@@ -337,12 +395,13 @@ static PyObject *py_scan(PyObject *self, PyObject *args) {
         PyObject *list = PyTuple_GET_ITEM(arrays, 1);
         if (!PyArg_ParseTuple(capacity, "LLLLLLp", &cap.n_obj, &cap.n_ptr, &cap.n_frame,
                               &cap.n_fptr, &cap.n_other, &cap.n_sample, &cap.off32)) goto done;
-        if (!PyTuple_Check(list) || PyTuple_GET_SIZE(list) != 22) {
-            PyErr_SetString(PyExc_TypeError, "expected 22 buffers");
+        Py_ssize_t nlist = PyTuple_Check(list) ? PyTuple_GET_SIZE(list) : 0;
+        if (nlist != 22 && nlist != 24) {
+            PyErr_SetString(PyExc_TypeError, "expected 22 buffers (24 in address order)");
             goto done;
         }
         void **slots = (void **)&o;
-        for (int i = 0; i < 22; i++) {
+        for (int i = 0; i < nlist; i++) {
             if (PyObject_GetBuffer(PyTuple_GET_ITEM(list, i), &bufs[i], PyBUF_WRITABLE) < 0)
                 goto done;
             nbufs++;
@@ -354,17 +413,19 @@ static PyObject *py_scan(PyObject *self, PyObject *args) {
     Py_ssize_t err_offset = 0, record_start = 0;
     int rc;
     Py_BEGIN_ALLOW_THREADS
-    rc = walk(&c, op, &n, op ? &cap : NULL, &err_record, &err_offset, &record_start);
+    rc = walk(&c, op, &n, op ? &cap : NULL, fp, &err_record, &err_offset, &record_start);
     Py_END_ALLOW_THREADS
     if (rc < 0) {
         result = Py_BuildValue("(snLn)", c.err ? c.err : "malformed", err_offset, err_record,
                                record_start);
     } else {
-        result = Py_BuildValue("(LLLLLLLLK)", n.n_obj, n.n_ptr, n.n_frame, n.n_fptr, n.n_other,
+        result = Py_BuildValue("(LLLLLLLLKi)", n.n_obj, n.n_ptr, n.n_frame, n.n_fptr, n.n_other,
                                n.n_sample, n.n_records, n.n_goroutine,
-                               (unsigned long long)n.max_obj_size);
+                               (unsigned long long)n.max_obj_size,
+                               fp != NULL && !first.overflow);
     }
 done:
+    for (int i = 0; i < nfbufs; i++) PyBuffer_Release(&fbufs[i]);
     for (int i = 0; i < nbufs; i++) PyBuffer_Release(&bufs[i]);
     PyBuffer_Release(&view);
     return result;
@@ -394,9 +455,39 @@ static int64_t last_at_or_below(const uint64_t *addr, int64_t lo, int64_t hi, ui
 
 /*
  * resolve(addr, size, values, out): out[i] = id of the object containing values[i] (interior
- * pointers included), or -1. addr is sorted. A table of the first object per 8 KiB page narrows
- * each search to the few objects of one span; very sparse heaps fall back to a plain search.
+ * pointers included), or -1. addr is sorted. A table per 8 KiB page gives the objects starting
+ * on it; where they are one span's equal, back-to-back slots (nearly always) the object is
+ * found by a division, without touching addr or size; elsewhere a short binary search among
+ * the page's objects. Very sparse heaps fall back to a plain search. Same answer either way:
+ * the last object starting at or below the value, if it contains the value.
  */
+typedef struct {
+    int64_t first;   /* objects starting before this page */
+    uint64_t base;   /* address of the first object starting on it */
+    uint64_t step;   /* their common size when they are back to back, else 0 */
+} Page;
+
+static int64_t resolve_one(const uint64_t *addr, const uint64_t *size, int64_t n,
+                           const Page *pages, uint64_t lo_page, uint64_t npages, uint64_t v) {
+    int64_t k = -1;
+    uint64_t pg = v >> 13;
+    if (!pages) {
+        k = last_at_or_below(addr, 0, n, v);
+    } else if (pg >= lo_page && pg - lo_page < npages) {
+        const Page *p = &pages[pg - lo_page];
+        int64_t f = p->first, l = p[1].first;
+        if (p->step && v >= p->base) {
+            uint64_t d = (v - p->base) / p->step;
+            if (d < (uint64_t)(l - f)) return f + (int64_t)d;  /* inside a slot of the run */
+        }
+        k = last_at_or_below(addr, f, l, v);
+        if (k < f) k = f - 1; /* starts on an earlier page */
+    } else if (pg >= lo_page) {
+        k = n - 1;
+    }
+    return (k >= 0 && v >= addr[k] && v - addr[k] < size[k]) ? k : -1;
+}
+
 static PyObject *py_resolve(PyObject *self, PyObject *args) {
     PyObject *oa, *os_, *ov, *oo;
     Py_ssize_t n, m;
@@ -410,48 +501,38 @@ static PyObject *py_resolve(PyObject *self, PyObject *args) {
     }
     const uint64_t *addr = ba.buf, *size = bs.buf, *val = bv.buf;
     int32_t *out = bo.buf;
-    int64_t *first = NULL;
+    Page *pages = NULL;
     uint64_t lo_page = 0, npages = 0;
     if (n > 0) {
         lo_page = addr[0] >> 13;
         uint64_t hi_page = (addr[n - 1] + size[n - 1]) >> 13;
         npages = hi_page - lo_page + 2;
         if (npages <= ((uint64_t)1 << 26) && npages <= (uint64_t)(8 * n + 1024))
-            first = PyMem_RawMalloc(sizeof(int64_t) * (npages + 1));
+            pages = PyMem_RawMalloc(sizeof(Page) * (npages + 1));
     }
     Py_BEGIN_ALLOW_THREADS
-    if (first) {
-        /* first[p]: number of objects starting before page p (so objects of page p start at
-           index first[p] .. first[p+1]-1); the object containing v may start on an earlier
-           page, which last_at_or_below finds by looking one object further back. */
+    if (pages) {
         int64_t j = 0;
         for (uint64_t p = 0; p <= npages; p++) {
             uint64_t page_start = (lo_page + p) << 13;
             while (j < n && addr[j] < page_start) j++;
-            first[p] = j;
+            pages[p].first = j;
         }
-        for (Py_ssize_t i = 0; i < m; i++) {
-            uint64_t v = val[i];
-            uint64_t pg = v >> 13;
-            int64_t k = -1;
-            if (pg >= lo_page && pg - lo_page < npages) {
-                uint64_t p = pg - lo_page;
-                k = last_at_or_below(addr, first[p], first[p + 1], v);
-                if (k < first[p]) k = first[p] - 1; /* starts on an earlier page */
-            } else if (pg >= lo_page) {
-                k = n - 1;
-            }
-            out[i] = (k >= 0 && v >= addr[k] && v - addr[k] < size[k]) ? (int32_t)k : -1;
+        for (uint64_t p = 0; p < npages; p++) {
+            int64_t f = pages[p].first, l = pages[p + 1].first;
+            pages[p].base = f < n ? addr[f] : 0;
+            uint64_t step = (l > f) ? size[f] : 0;
+            for (int64_t q = f + 1; q < l && step; q++)
+                if (size[q] != step || addr[q] - addr[q - 1] != step) step = 0;
+            pages[p].step = step;
         }
-    } else {
-        for (Py_ssize_t i = 0; i < m; i++) {
-            uint64_t v = val[i];
-            int64_t k = last_at_or_below(addr, 0, n, v);
-            out[i] = (k >= 0 && v - addr[k] < size[k]) ? (int32_t)k : -1;
-        }
+        pages[npages].base = 0;
+        pages[npages].step = 0;
     }
+    for (Py_ssize_t i = 0; i < m; i++)
+        out[i] = (int32_t)resolve_one(addr, size, n, pages, lo_page, npages, val[i]);
     Py_END_ALLOW_THREADS
-    PyMem_RawFree(first);
+    PyMem_RawFree(pages);
     PyBuffer_Release(&ba); PyBuffer_Release(&bs); PyBuffer_Release(&bv); PyBuffer_Release(&bo);
     Py_RETURN_NONE;
 }

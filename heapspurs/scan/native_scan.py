@@ -63,19 +63,40 @@ def scan_native(path: str | os.PathLike[str]) -> RawScan:
     with DumpReader(path) as reader:
         buf, size = reader.buf, reader.size
         release = isinstance(buf, mmap.mmap)
-        first = _cscan.scan(buf, len(HEADER), None, release)
+        # The counting pass also keeps each object's address and pointer count (room for one
+        # object per 16 bytes of file, far more than a real dump holds; the memory is only
+        # reserved, and touched as far as it is used), so the filling pass can write objects
+        # and their pointer slots straight into address order.
+        room = size // 16 + 16
+        seen_addr, seen_nptr = np.empty(room, np.uint64), np.empty(room, np.uint32)
+        first = _cscan.scan(buf, len(HEADER), None, release, (seen_addr, seen_nptr))
         if isinstance(first[0], str):
             raise _fail(buf, first, size)
-        n_obj, n_ptr, n_frame, n_fptr, n_other, n_sample, n_records, _, max_size = first
+        n_obj, n_ptr, n_frame, n_fptr, n_other, n_sample, n_records, _, max_size, kept = first
         off_type = offset_dtype(max_size)
         lengths = {"obj": n_obj, "obj+1": n_obj + 1, "ptr": n_ptr, "frame": n_frame,
                    "frame+1": n_frame + 1, "fptr": n_fptr, "other": n_other,
                    "sample": n_sample}
-        arrays = {name: np.zeros(lengths[key], off_type if name == "ptr_off" else dtype)
+        order = None
+        if kept:
+            order = np.argsort(seen_addr[:n_obj], kind="stable")
+            pstart = np.zeros(n_obj + 1, np.int64)
+            np.cumsum(seen_nptr[:n_obj][order], out=pstart[1:])
+        del seen_addr, seen_nptr
+        arrays = {name: (np.empty if order is not None and key in ("obj", "ptr") else np.zeros)(
+                  lengths[key], off_type if name == "ptr_off" else dtype)
                   for name, dtype, key in _LAYOUT}
+        extra: tuple = ()
+        if order is not None:
+            arrays["obj_pstart"] = pstart
+            rank = np.empty(n_obj, np.int64)
+            rank[order] = np.arange(n_obj, dtype=np.int64)
+            extra = (rank, pstart)
+            del order
         second = _cscan.scan(buf, len(HEADER), (
             (n_obj, n_ptr, n_frame, n_fptr, n_other, n_sample, off_type == np.uint32),
-            tuple(arrays[name] for name, _, _ in _LAYOUT)), release)
+            tuple(arrays[name] for name, _, _ in _LAYOUT) + extra), release)
+        del extra
         if isinstance(second[0], str):
             raise _fail(buf, second, size)
 
@@ -95,5 +116,6 @@ def scan_native(path: str | os.PathLike[str]) -> RawScan:
                   if name not in ("frame_name_off", "frame_name_len", "other_off")}
         return RawScan(
             params=reader.params, file_size=size, **fields, frame_name=name_ids,
+            address_order=bool(kept),
             names=[n.decode("utf-8", errors="replace") for n in names],
             record_count=n_records, **small.as_dict())

@@ -123,6 +123,8 @@ class RawScan(SmallTables):
     sample_addr: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint64))
     sample_bucket: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint64))
     record_count: int = 0
+    # Objects (and their pointer slots) sorted by address, ties in file order; else file order.
+    address_order: bool = False
 
     def array_fields(self) -> dict[str, np.ndarray]:
         return {f.name: getattr(self, f.name) for f in fields(self)
