@@ -113,12 +113,19 @@ def test_identical_errors_on_damaged_dumps(tmp_path):
 
 
 def test_native_index_helpers_match_numpy(big_run, leaks_run):
-    """The C resolution and reverse-edge passes give what the plain numpy versions give."""
+    """The C resolution, phantom and reverse-edge passes give what the plain numpy versions
+    give."""
+    from heapspurs.index.geometry import phantom_mask
     from heapspurs.index.heap_index import resolve_addresses, reverse_edges
     from heapspurs.index.load import load_index
 
     for run in (big_run, leaks_run):
         ix = load_index(str(run.dump), use_cache=False)
+        for version in (ix.params.version, "go1.25.1", "go1.21.5", "go1.27.3 X:nogreenteagc"):
+            native = phantom_mask(ix.addr, ix.size, ix.pstart, version)
+            assert np.array_equal(native, phantom_mask(ix.addr, ix.size, ix.pstart, version,
+                                                       native=False)), version
+        assert ix.phantom.sum() > 100 or run is leaks_run
         probes = np.concatenate([ix.pval, ix.addr, ix.addr + ix.size - 1, ix.addr + ix.size,
                                  ix.addr - 1, np.array([0, 2**64 - 1], np.uint64)])
         assert np.array_equal(resolve_addresses(ix.addr, ix.size, probes),

@@ -17,6 +17,8 @@ import re
 
 import numpy as np
 
+from heapspurs.scan.native_scan import _cscan
+
 PAGE = 8192
 MAX_HEAP_BITS_IN_SPAN = 512  # gc.MinSizeForMallocHeader
 MAX_SMALL_SIZE = 32768
@@ -39,13 +41,22 @@ def layout_features(version: str) -> tuple[bool, bool]:
     return heap_bits, green_tea
 
 
-def phantom_mask(addr: np.ndarray, size: np.ndarray, has_ptr: np.ndarray, version: str,
-                 ptr_size: int = 8) -> np.ndarray:
-    """True for each object (sorted by address) that is a reserved span tail, not a real object."""
+def phantom_mask(addr: np.ndarray, size: np.ndarray, pstart: np.ndarray, version: str,
+                 ptr_size: int = 8, native: bool = True) -> np.ndarray:
+    """True for each object (sorted by address) that is a reserved span tail, not a real object.
+    ``pstart``: the objects' pointer slot offsets (CSR), which say which have pointers."""
     heap_bits, green_tea = layout_features(version)
     n = len(addr)
     if n == 0 or not (heap_bits or green_tea):
         return np.zeros(n, bool)
+    npages = int(addr[-1] // PAGE - addr[0] // PAGE) + 1
+    if native and _cscan is not None and npages <= min(8 * n + 1024, 2**31 - 1):
+        out = np.empty(n, bool)
+        _cscan.phantoms(np.ascontiguousarray(addr, np.uint64), np.ascontiguousarray(
+            pstart, np.int64), np.ascontiguousarray(size, np.uint64), out.view(np.uint8), n,
+            npages, PAGE // ptr_size // 8 if heap_bits else 0, 128 if green_tea else 0)
+        return out
+    has_ptr = pstart[1:] > pstart[:-1]
     small = size <= MAX_HEAP_BITS_IN_SPAN
     # A one-page span holds pointers if any object dumped from it has pointer slots (the runtime
     # dumps no pointer slots at all for noscan spans). Pages are numbered from the first

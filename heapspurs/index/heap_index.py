@@ -207,7 +207,7 @@ def build_index(raw: RawScan, path: str) -> HeapIndex:
     past_header = np.zeros(n, bool)
     past_header[has] = ix.poff[ix.pstart[:-1][has]] >= MALLOC_HEADER
     version = raw.params.version
-    ix.phantom = phantom_mask(ix.addr, ix.size, has, version, raw.params.ptr_size)
+    ix.phantom = phantom_mask(ix.addr, ix.size, ix.pstart, version, raw.params.ptr_size)
     ix.header = malloc_header_mask(ix.size, has, past_header, version)
     del has, past_header
 

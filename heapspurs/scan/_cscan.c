@@ -50,7 +50,20 @@ static void release_behind(Cursor *c) {
     }
 }
 
-static int uvarint(Cursor *c, uint64_t *out) {
+static int uvarint_slow(Cursor *c, uint64_t *out);
+
+/* Most varints of a dump are one or two bytes (tags, kinds, lengths, field offsets): read
+   those without a bounds check per byte when ten bytes are left; the rest byte by byte. */
+static inline int uvarint(Cursor *c, uint64_t *out) {
+    if (c->end - c->pos >= 10) {
+        const uint8_t *p = c->buf + c->pos;
+        if (p[0] < 0x80) { *out = p[0]; c->pos += 1; return 0; }
+        if (p[1] < 0x80) { *out = (uint64_t)(p[0] & 0x7f) | (uint64_t)p[1] << 7; c->pos += 2; return 0; }
+    }
+    return uvarint_slow(c, out);
+}
+
+static int uvarint_slow(Cursor *c, uint64_t *out) {
     uint64_t result = 0;
     int shift = 0;
     for (;;) {
@@ -161,15 +174,48 @@ static int skip_str(Cursor *c) {
     return bytes_field(c, &off, &len);
 }
 
-/* One pass. Returns 0 at EOF, -1 with c->err set; *err_record/err_offset give the place. */
+/* Where the filling pass may start a part of its own: the state before a record, noted by the
+   counting pass about every `every` bytes, so that parts of the file fill in parallel. */
+#define MAX_CHECKPOINTS 16
+typedef struct {
+    Py_ssize_t pos;
+    Counts n;
+    int ptr_size, big_endian;
+} Checkpoint;
+
+typedef struct {
+    Checkpoint at[MAX_CHECKPOINTS];
+    int count;
+    Py_ssize_t every, next;
+} Checkpoints;
+
+/* One pass from the state in *n (zero, or a checkpoint's), up to the EOF record or, with
+   stop >= 0, up to the record starting at byte stop. Returns 0 there, -1 with c->err set;
+   *err_record/err_offset give the place. */
 static int walk(Cursor *c, Out *o, Counts *n, const Counts *cap, First *first,
+                Checkpoints *cps, Py_ssize_t stop,
                 int64_t *err_record, Py_ssize_t *err_offset, Py_ssize_t *record_start) {
-    int64_t number = 0;
-    memset(n, 0, sizeof *n);
-    if (o) o->obj_pstart[0] = 0, o->frame_pstart[0] = 0;
+    int64_t number = n->n_records;
+    if (o && n->n_obj == 0) o->obj_pstart[0] = 0;
+    if (o && n->n_frame == 0) o->frame_pstart[0] = 0;
     for (;;) {
         Py_ssize_t start = c->pos;
         uint64_t tag, v;
+        if (stop >= 0 && start >= stop) {
+            if (start == stop) return 0;
+            c->err = "dump changed between passes";
+            *err_offset = start;
+            return -1;
+        }
+        if (cps && start >= cps->next && cps->count < MAX_CHECKPOINTS) {
+            Checkpoint *cp = &cps->at[cps->count++];
+            cp->pos = start;
+            cp->n = *n;
+            cp->n.n_records = number;
+            cp->ptr_size = c->ptr_size;
+            cp->big_endian = c->big_endian;
+            cps->next = start + cps->every;
+        }
         release_behind(c);
         number++;
         n->n_records = number;
@@ -352,8 +398,9 @@ static PyObject *py_scan(PyObject *self, PyObject *args) {
     PyObject *arrays;
     Py_ssize_t start;
     int release = 0;
-    PyObject *first_arg = Py_None;
-    if (!PyArg_ParseTuple(args, "y*nO|pO", &view, &start, &arrays, &release, &first_arg))
+    PyObject *first_arg = Py_None, *resume = Py_None;
+    if (!PyArg_ParseTuple(args, "y*nO|pOO", &view, &start, &arrays, &release, &first_arg,
+                          &resume))
         return NULL;
     Cursor c = {0};
     c.buf = view.buf;
@@ -361,9 +408,39 @@ static PyObject *py_scan(PyObject *self, PyObject *args) {
     c.pos = start;
     c.ptr_size = 8;
     c.release = release && ((uintptr_t)view.buf % 4096 == 0);
+    c.released = start - start % 4096;
+    Counts n;
+    memset(&n, 0, sizeof n);
+    Py_ssize_t stop = -1;
+    Checkpoints cps;
+    memset(&cps, 0, sizeof cps);
+    Checkpoints *cpp = NULL;
+    if (resume != Py_None) {  /* a part of the filling pass: (checkpoint..., stop) */
+        long long s_obj, s_ptr, s_frame, s_fptr, s_other, s_sample, s_rec, s_gor;
+        int psize, big;
+        if (!PyArg_ParseTuple(resume, "nLLLLLLLLiin", &c.pos, &s_obj, &s_ptr, &s_frame, &s_fptr,
+                              &s_other, &s_sample, &s_rec, &s_gor, &psize, &big, &stop)) {
+            PyBuffer_Release(&view);
+            return NULL;
+        }
+        if (c.pos < start || c.pos > c.end || (psize != 4 && psize != 8)) {
+            PyBuffer_Release(&view);
+            PyErr_SetString(PyExc_ValueError, "bad checkpoint");
+            return NULL;
+        }
+        n.n_obj = s_obj; n.n_ptr = s_ptr; n.n_frame = s_frame; n.n_fptr = s_fptr;
+        n.n_other = s_other; n.n_sample = s_sample; n.n_records = s_rec; n.n_goroutine = s_gor;
+        c.ptr_size = psize;
+        c.big_endian = big;
+        c.released = c.pos - c.pos % 4096;
+    } else if (arrays == Py_None) {  /* the counting pass notes checkpoints */
+        cps.every = (c.end - start) / MAX_CHECKPOINTS + 1;
+        cps.next = start;
+        cpp = &cps;
+    }
     Out o;
     Out *op = NULL;
-    Counts cap = {0}, n;
+    Counts cap = {0};
     Py_buffer bufs[N_ARRAYS], fbufs[2];
     int nbufs = 0, nfbufs = 0;
     PyObject *result = NULL;
@@ -413,16 +490,28 @@ static PyObject *py_scan(PyObject *self, PyObject *args) {
     Py_ssize_t err_offset = 0, record_start = 0;
     int rc;
     Py_BEGIN_ALLOW_THREADS
-    rc = walk(&c, op, &n, op ? &cap : NULL, fp, &err_record, &err_offset, &record_start);
+    rc = walk(&c, op, &n, op ? &cap : NULL, fp, cpp, stop, &err_record, &err_offset,
+              &record_start);
     Py_END_ALLOW_THREADS
     if (rc < 0) {
         result = Py_BuildValue("(snLn)", c.err ? c.err : "malformed", err_offset, err_record,
                                record_start);
     } else {
-        result = Py_BuildValue("(LLLLLLLLKi)", n.n_obj, n.n_ptr, n.n_frame, n.n_fptr, n.n_other,
-                               n.n_sample, n.n_records, n.n_goroutine,
-                               (unsigned long long)n.max_obj_size,
-                               fp != NULL && !first.overflow);
+        PyObject *points = PyList_New(0);
+        for (int i = 0; points && i < cps.count; i++) {
+            const Checkpoint *cp = &cps.at[i];
+            PyObject *t = Py_BuildValue("(nLLLLLLLLii)", cp->pos, cp->n.n_obj, cp->n.n_ptr,
+                                        cp->n.n_frame, cp->n.n_fptr, cp->n.n_other,
+                                        cp->n.n_sample, cp->n.n_records, cp->n.n_goroutine,
+                                        cp->ptr_size, cp->big_endian);
+            if (!t || PyList_Append(points, t) < 0) { Py_XDECREF(t); Py_CLEAR(points); break; }
+            Py_DECREF(t);
+        }
+        if (points)
+            result = Py_BuildValue("(LLLLLLLLKiN)", n.n_obj, n.n_ptr, n.n_frame, n.n_fptr,
+                                   n.n_other, n.n_sample, n.n_records, n.n_goroutine,
+                                   (unsigned long long)n.max_obj_size,
+                                   fp != NULL && !first.overflow, points);
     }
 done:
     for (int i = 0; i < nfbufs; i++) PyBuffer_Release(&fbufs[i]);
@@ -593,24 +682,22 @@ static PyObject *py_reverse(PyObject *self, PyObject *args) {
     if (!bad) for (Py_ssize_t v = 0; v < n; v++) rstart[v + 1] += rstart[v];
     if (!bad && fill_edges && (total > cap_src || total > cap_ptr)) bad = 2;
     if (!bad && fill_edges) {
-        int64_t *fill = PyMem_RawMalloc(sizeof(int64_t) * (n + 1));
-        if (!fill) bad = 3;
-        else {
-            memcpy(fill, rstart, sizeof(int64_t) * (n + 1));
-            for (Py_ssize_t u = 0; u < n; u++) {
-                if (skip[u]) continue;
-                for (int64_t p = pstart[u]; p < pstart[u + 1]; p++) {
-                    int32_t v = pdst[p];
-                    if (v >= 0 && v < n) {
-                        int64_t at = fill[v]++;
-                        rsrc[at] = (int32_t)u;
-                        if (rptr_bytes == 4) ((int32_t *)rptr)[at] = (int32_t)p;
-                        else ((int64_t *)rptr)[at] = p;
-                    }
+        /* rstart[v] serves as v's fill cursor: afterwards it holds v's end, the start of v+1,
+           so one shift puts the starts back (no second array of n counters). */
+        for (Py_ssize_t u = 0; u < n; u++) {
+            if (skip[u]) continue;
+            for (int64_t p = pstart[u]; p < pstart[u + 1]; p++) {
+                int32_t v = pdst[p];
+                if (v >= 0 && v < n) {
+                    int64_t at = rstart[v]++;
+                    rsrc[at] = (int32_t)u;
+                    if (rptr_bytes == 4) ((int32_t *)rptr)[at] = (int32_t)p;
+                    else ((int64_t *)rptr)[at] = p;
                 }
             }
-            PyMem_RawFree(fill);
         }
+        memmove(rstart + 1, rstart, sizeof(int64_t) * (size_t)n);
+        rstart[0] = 0;
     }
     Py_END_ALLOW_THREADS
     for (int i = 0; i < got; i++) PyBuffer_Release(&b[i]);
@@ -1044,6 +1131,57 @@ names_fail:
     return NULL;
 }
 
+/*
+ * phantoms(addr, pstart, size, out, n, npages, heap_bits_reserve, green_tea_reserve): out[i] = 1
+ * when object i (sorted by address) is a reserved span tail, the rule of
+ * heapspurs/index/geometry.py phantom_mask (its numpy form is the specification): a small
+ * object (<= 512 B) is a phantom when it ends past 8192 - reserve in its page, the reserve being
+ * the heap bits of a page holding pointerful small objects plus the inline mark bits of small
+ * objects of 16 B or more. npages: pages from the first object's to the last's, plus one.
+ */
+static PyObject *py_phantoms(PyObject *self, PyObject *args) {
+    PyObject *oa, *op, *os_, *oo;
+    Py_ssize_t n, npages;
+    int heap_bits, green_tea;
+    if (!PyArg_ParseTuple(args, "OOOOnnii", &oa, &op, &os_, &oo, &n, &npages, &heap_bits,
+                          &green_tea)) return NULL;
+    Py_buffer ba, bp, bs, bo;
+    if (get_buf(oa, &ba, 0, 8, n) < 0) return NULL;
+    if (get_buf(op, &bp, 0, 8, n + 1) < 0) { PyBuffer_Release(&ba); return NULL; }
+    if (get_buf(os_, &bs, 0, 8, n) < 0) { PyBuffer_Release(&ba); PyBuffer_Release(&bp); return NULL; }
+    if (get_buf(oo, &bo, 1, 1, n) < 0) {
+        PyBuffer_Release(&ba); PyBuffer_Release(&bp); PyBuffer_Release(&bs); return NULL;
+    }
+    const uint64_t *addr = ba.buf, *size = bs.buf;
+    const int64_t *pstart = bp.buf;
+    uint8_t *out = bo.buf;
+    uint8_t *scan_page = n > 0 ? PyMem_RawCalloc((size_t)npages, 1) : NULL;
+    int bad = n > 0 && !scan_page;
+    Py_BEGIN_ALLOW_THREADS
+    if (!bad && n > 0) {
+        uint64_t first = addr[0] >> 13;
+        for (Py_ssize_t i = 0; i < n && !bad; i++) {
+            uint64_t rel = (addr[i] >> 13) - first;
+            if (rel >= (uint64_t)npages) { bad = 2; break; }
+            if (size[i] <= 512 && pstart[i + 1] > pstart[i]) scan_page[rel] = 1;
+        }
+        for (Py_ssize_t i = 0; i < n && !bad; i++) {
+            uint64_t sz = size[i];
+            if (sz > 512) { out[i] = 0; continue; }
+            int64_t reserve = 0;
+            if (heap_bits && scan_page[(addr[i] >> 13) - first]) reserve += heap_bits;
+            if (green_tea && sz >= 16) reserve += green_tea;
+            out[i] = (int64_t)(addr[i] % 8192 + sz) > 8192 - reserve;
+        }
+    }
+    Py_END_ALLOW_THREADS
+    PyMem_RawFree(scan_page);
+    PyBuffer_Release(&ba); PyBuffer_Release(&bp); PyBuffer_Release(&bs); PyBuffer_Release(&bo);
+    if (bad == 1) return PyErr_NoMemory();
+    if (bad) { PyErr_SetString(PyExc_ValueError, "addresses not sorted"); return NULL; }
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
     {"scan", py_scan, METH_VARARGS,
      "scan(buffer, start, arrays[, release]) -> counts, or (message, offset, record, start)"},
@@ -1055,6 +1193,8 @@ static PyMethodDef methods[] = {
      "bfs(indptr, targets, sources, blocked, parent, n, m, nsources): BFS parents in place"},
     {"gather", py_gather, METH_VARARGS,
      "gather(order, old_pstart, new_pstart, src_off, src_val, dst_off, dst_val, n, m)"},
+    {"phantoms", py_phantoms, METH_VARARGS,
+     "phantoms(addr, pstart, size, out, n, npages, heap_bits_reserve, green_tea_reserve)"},
     {"reverse", py_reverse, METH_VARARGS,
      "reverse(pstart, pdst, skip, rstart, rsrc, rptr, n, m) -> number of reverse edges"},
     {NULL, NULL, 0, NULL},

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import mmap
 import os
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -56,6 +57,31 @@ def _fail(buf, result: tuple, size: int) -> DumpFormatError:
     return DumpFormatError(f"bad {kind} record: {message}", offset=offset, record=record)
 
 
+def _fill_in_parts(buf, size: int, fill: tuple, release: bool, checkpoints: list,
+                   totals: tuple) -> None:
+    """The filling pass, one part of the file per CPU, each from a checkpoint of the counting
+    pass (the record there and the counts before it), in threads: the C walk releases the GIL.
+    Each part must end with the counts the next checkpoint noted, else the file changed."""
+    workers = max(1, min(os.cpu_count() or 1, 8, len(checkpoints)))
+    starts = [checkpoints[len(checkpoints) * k // workers] for k in range(workers)]
+    expect = [tuple(cp[1:7]) for cp in starts[1:]] + [tuple(totals)]
+    stops = [cp[0] for cp in starts[1:]] + [-1]
+
+    def part(k: int) -> tuple:
+        return _cscan.scan(buf, len(HEADER), fill, release, None, (*starts[k], stops[k]))
+
+    if workers == 1:
+        results = [part(0)]
+    else:
+        with ThreadPoolExecutor(workers) as pool:
+            results = list(pool.map(part, range(workers)))
+    for result, want in zip(results, expect, strict=True):
+        if isinstance(result[0], str):
+            raise _fail(buf, result, size)
+        if tuple(result[:6]) != want:
+            raise DumpFormatError("the dump changed while it was read")
+
+
 def scan_native(path: str | os.PathLike[str]) -> RawScan:
     """Read every record of the dump at ``path`` into flat arrays, in native code."""
     if _cscan is None:
@@ -72,7 +98,8 @@ def scan_native(path: str | os.PathLike[str]) -> RawScan:
         first = _cscan.scan(buf, len(HEADER), None, release, (seen_addr, seen_nptr))
         if isinstance(first[0], str):
             raise _fail(buf, first, size)
-        n_obj, n_ptr, n_frame, n_fptr, n_other, n_sample, n_records, _, max_size, kept = first
+        (n_obj, n_ptr, n_frame, n_fptr, n_other, n_sample, n_records, _, max_size, kept,
+         checkpoints) = first
         off_type = offset_dtype(max_size)
         lengths = {"obj": n_obj, "obj+1": n_obj + 1, "ptr": n_ptr, "frame": n_frame,
                    "frame+1": n_frame + 1, "fptr": n_fptr, "other": n_other,
@@ -93,12 +120,10 @@ def scan_native(path: str | os.PathLike[str]) -> RawScan:
             rank[order] = np.arange(n_obj, dtype=np.int64)
             extra = (rank, pstart)
             del order
-        second = _cscan.scan(buf, len(HEADER), (
-            (n_obj, n_ptr, n_frame, n_fptr, n_other, n_sample, off_type == np.uint32),
-            tuple(arrays[name] for name, _, _ in _LAYOUT) + extra), release)
-        del extra
-        if isinstance(second[0], str):
-            raise _fail(buf, second, size)
+        fill = ((n_obj, n_ptr, n_frame, n_fptr, n_other, n_sample, off_type == np.uint32),
+                tuple(arrays[name] for name, _, _ in _LAYOUT) + extra)
+        _fill_in_parts(buf, size, fill, release, checkpoints, first[:6])
+        del fill, extra
 
         small = SmallTables()
         for off in arrays["other_off"].tolist():
