@@ -77,6 +77,18 @@ def test_histogram_groups_by_site(allocs):
     assert rows[site(allocs.facts["buffers"])]["count"] == allocs.facts["buffers"]["count"]
 
 
+def test_stacks_count_by_the_whole_allocation_stack(allocs):
+    rows = run(allocs.dump, "--histogram", "--stacks", "--json").json()["rows"]
+    for kind in ("items", "buffers"):
+        part = allocs.facts[kind]
+        # leakItems and leakBuffers are called from main: the stack goes on into main.main.
+        mine = [r for r in rows if r["name"].startswith(f"{site(part)} < main.main main.go:")]
+        assert len(mine) == 1, [r["name"] for r in rows][:10]
+        assert mine[0]["count"] == part["count"]
+    plain = {r["name"] for r in run(allocs.dump, "--histogram", "--json").json()["rows"]}
+    assert site(allocs.facts["items"]) in plain and not any(" < " in n for n in plain)
+
+
 def test_base_reports_exactly_the_growth(allocs):
     grown = run_dump("allocs", allocs.version, "500")
     res = run(grown.dump, "--base", allocs.dump, "--json")

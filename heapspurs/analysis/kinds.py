@@ -1,6 +1,7 @@
 """What the whole-heap answers call an object when they count it: its OID name, else its Go
-type (``--program``), else its allocation site (``main.leak main.go:31``), else its size class
-(``size class 48 B``; ``large object 40960 B`` past 32 KiB)."""
+type (``--program``), else its allocation site (``main.leak main.go:31``; with ``--stacks``
+its stack from there outwards), else its size class (``size class 48 B``; ``large object
+40960 B`` past 32 KiB)."""
 
 from __future__ import annotations
 
@@ -43,7 +44,8 @@ def kind_ids(ix: HeapIndex, objs: np.ndarray) -> tuple[np.ndarray, list[str]]:
     if sites.any:
         bucket = sites.bucket_of[objs]
         # One kind per distinct site label (several buckets share a site).
-        uniq, site_id = np.unique(np.array(sites.labels, dtype=object), return_inverse=True)
+        uniq, site_id = np.unique(np.array(sites.group_labels, dtype=object),
+                                  return_inverse=True)
         site_id = np.asarray(site_id, np.int64)
         ids = np.where(bucket >= 0, len(labels) + site_id[np.maximum(bucket, 0)], ids)
         labels += [str(u) for u in uniq.tolist()]

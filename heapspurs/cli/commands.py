@@ -58,6 +58,7 @@ class Options:
     program: str | None = None  # --program BINARY
     oid: str | None = None  # --oid FILE
     strict: bool = False
+    stacks: bool = False  # --stacks: count sampled objects by their whole allocation stack
 
     @property
     def naming(self) -> bool:
@@ -81,6 +82,8 @@ def load_index(path: str, opts: Options | None = None) -> HeapIndex:
             ix = index_load.load_index(path, opts.use_cache, progress=lambda stage: bar.update(1))
     if opts.naming:
         attach_names(ix, opts.program, opts.oid, opts.strict, warn)
+    if opts.stacks:
+        allocation_sites(ix).by_stack = True
     return ix
 
 

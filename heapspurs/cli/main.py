@@ -86,6 +86,9 @@ Exit status: 0 answered; 1 nothing found (e.g. no object at --address);
               help="What grew since OLD_DUMP (same program), by name, allocation site or size.")
 @click.option("--pprof", "pprof_out", metavar="OUT.pb.gz",
               help="Write the heap as a pprof profile (go tool pprof -http=: OUT.pb.gz).")
+@click.option("--stacks", is_flag=True,
+              help="--histogram, --base, --unreachable, --suspects: count objects known by "
+                   "their allocation site by their whole allocation stack instead.")
 @click.option("--program", metavar="BINARY", type=click.Path(dir_okay=False),
               help="The Go program that wrote the dump (ELF): names globals and functions, "
                    "types objects from its DWARF.")
@@ -103,7 +106,8 @@ def cli(dump: str, print_records: bool, address: str | None, anchors: bool, owne
         max_nodes: int, all_owners: bool, top_count: int | None, suspects: bool,
         threshold: float, show_retained: bool, unreachable: bool, histogram: bool,
         goroutines: bool, base: str | None, pprof_out: str | None, program: str | None,
-        oid: str | None, find_pattern: str | None, strict: bool, no_cache: bool) -> None:
+        stacks: bool, oid: str | None, find_pattern: str | None, strict: bool,
+        no_cache: bool) -> None:
     """Analyze a Go heap dump written by runtime/debug.WriteHeapDump.
 
     \b
@@ -123,7 +127,8 @@ def cli(dump: str, print_records: bool, address: str | None, anchors: bool, owne
     from heapspurs.cli.commands import Options
 
     options = Options(phantoms=phantoms, conservative=conservative, use_cache=not no_cache,
-                      as_json=as_json, program=program, oid=oid, strict=strict)
+                      as_json=as_json, program=program, oid=oid, strict=strict,
+                      stacks=stacks)
     try:
         census = Census(top_count, suspects, threshold / 100.0, show_retained, unreachable,
                         histogram, goroutines, base, pprof_out)

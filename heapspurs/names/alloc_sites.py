@@ -42,7 +42,13 @@ class Sites:
     buckets: list[MemProfBucket]
     bucket_of: np.ndarray  # int32 per object: index into buckets, or -1 (not sampled)
     labels: list[str]  # per bucket: the site's label
-    stack_labels: list[str]  # per bucket: the whole stack, innermost first
+    stack_labels: list[str]  # per bucket: the stack from the site outwards
+    by_stack: bool = False  # count objects by their whole stack (--stacks), not their site
+
+    @property
+    def group_labels(self) -> list[str]:
+        """Per bucket: what the whole-heap answers count its objects as."""
+        return self.stack_labels if self.by_stack else self.labels
 
     @property
     def any(self) -> bool:
@@ -61,6 +67,14 @@ class Sites:
         return {b.address: label for b, label in zip(self.buckets, self.labels, strict=True)}
 
 
+def bucket_stack_label(bucket: MemProfBucket) -> str:
+    """The bucket's stack from its site outwards (the allocator's own frames left out):
+    ``main.leak main.go:31 < main.main main.go:12``."""
+    f = site_frame(bucket)
+    frames = bucket.frames[bucket.frames.index(f):] if f is not None else []
+    return " < ".join(frame_label(g) for g in frames) or "(no stack)"
+
+
 def bucket_site_label(bucket: MemProfBucket) -> str:
     f = site_frame(bucket)
     return frame_label(f) if f is not None else "(no stack)"
@@ -73,7 +87,7 @@ def allocation_sites(ix: HeapIndex) -> Sites:
         return memo
     buckets = list(ix.raw.buckets)
     labels = [bucket_site_label(b) for b in buckets]
-    stacks = [" < ".join(frame_label(f) for f in b.frames) or "(no stack)" for b in buckets]
+    stacks = [bucket_stack_label(b) for b in buckets]
     bucket_of = np.full(ix.count, -1, np.int32)
     addr = np.asarray(ix.raw.sample_addr, np.uint64)
     if len(addr) and buckets:
