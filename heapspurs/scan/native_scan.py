@@ -1,8 +1,12 @@
-"""The native scan: the C extension ``_cscan`` walks the mmap'd dump twice (count, then fill numpy
-arrays in place); the few records it does not handle (params, types, goroutines, segments,
-finalizers, ...) are decoded by the reference reader at the offsets it lists.
+"""The native scan: the C extension ``_cscan`` walks the mmap'd dump twice. The counting pass
+sizes the arrays, keeps each object's address and pointer count and notes checkpoints; the
+filling pass then runs in parallel parts (one per CPU, each from a checkpoint) and writes the
+objects and their pointer slots straight into address order. The few records it does not
+handle (params, types, goroutines, segments, finalizers, ...) are decoded by the reference
+reader at the offsets it lists.
 
-Produces exactly the :class:`RawScan` of :func:`scan_python`; a differential test checks that.
+Produces the :class:`RawScan` of :func:`scan_python` with its objects in address order (see
+:func:`heapspurs.scan.address_order.in_address_order`); a differential test checks that.
 """
 
 from __future__ import annotations
@@ -75,11 +79,12 @@ def _fill_in_parts(buf, size: int, fill: tuple, release: bool, checkpoints: list
     else:
         with ThreadPoolExecutor(workers) as pool:
             results = list(pool.map(part, range(workers)))
-    for result, want in zip(results, expect, strict=True):
+    for result, want, start in zip(results, expect, starts, strict=True):
         if isinstance(result[0], str):
             raise _fail(buf, result, size)
         if tuple(result[:6]) != want:
-            raise DumpFormatError("the dump changed while it was read")
+            raise DumpFormatError("the dump changed while it was read", offset=start[0],
+                                  record=start[7] + 1)
 
 
 def scan_native(path: str | os.PathLike[str]) -> RawScan:
