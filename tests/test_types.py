@@ -46,6 +46,13 @@ def test_values_held_only_by_a_sync_map_are_typed(typed):
     assert {ty.type_name(ix.find(int(a, 16))) for a in r.facts["registered"]} == {"main.Entry"}
 
 
+def test_channel_buffers_are_arrays_of_their_element(typed):
+    r, ix, ty = typed
+    assert len(r.facts["chan_buffers"]) == 4
+    assert {ty.type_name(ix.find(int(a, 16))) for a in r.facts["chan_buffers"]} == {
+        "[4]main.Message"}
+
+
 def test_static_objects_are_typed_through_the_global_pointing_at_them(typed):
     # var staticEntry = &Entry{...} is static data, not heap: what it points at gets its
     # field's type only when the static object itself is typed from *main.Entry.

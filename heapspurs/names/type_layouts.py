@@ -22,7 +22,11 @@ MAX_WORDS = 1 << 16  # pointer words of one flattened type; bigger types are not
 
 # Actions of a pointer word: what the word's target is. COUNTED: an unsafe.Pointer to an array
 # whose length is the next word (sync.Pool's local and victim, [localSize]sync.poolLocal).
-PTR, SLICE, STRING, EFACE, IFACE, OPAQUE, COUNTED = range(7)
+# CHANBUF: a channel's buffer (hchan<T>.buf, an unsafe.Pointer to [dataqsiz]T; dataqsiz is
+# the word before it).
+PTR, SLICE, STRING, EFACE, IFACE, OPAQUE, COUNTED, CHANBUF = range(8)
+# Where the length of what an array-like word points at is, in words from that word.
+LENGTH_WORD = {SLICE: 2, COUNTED: 1, CHANBUF: -1}
 COUNTED_FIELDS = {("sync.Pool", "local"): "sync.poolLocal",
                   ("sync.Pool", "victim"): "sync.poolLocal"}
 
@@ -58,6 +62,9 @@ class Layouts:
         self.cache: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray] | None] = {}
         self.nih: dict[int, bool] = {}
         self.struct_ids = {t.name: i for i, t in enumerate(types.types) if t.tag == "struct"}
+        self.type_ids: dict[str, int] = {}
+        for i, t in enumerate(types.types):
+            self.type_ids.setdefault(t.name, i)
 
     def of(self, t: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         if t in self.cache:
@@ -115,6 +122,19 @@ class Layouts:
                             "go.shape")
                         out.append((base + off, PTR, target) if named else (
                             base + off, OPAQUE, -1))
+                return True
+            if ty.name.startswith("hchan<") and ty.name.endswith(">"):
+                fields = {fname: off for fname, off, _ in ty.fields}
+                elem = self.type_ids.get(ty.name[6:-1], -1)
+                buf = fields.get("buf")
+                if buf is not None:
+                    counted = elem >= 0 and fields.get("dataqsiz") == buf - self.ptr
+                    out.append((base + buf, CHANBUF, elem) if counted else (
+                        base + buf, OPAQUE, -1))
+                # The rest of hchan: its wait queues and timer (buf is an unsafe.Pointer).
+                for fname, off, ft in ty.fields:
+                    if fname != "buf" and not self._walk(ft, base + off, out, depth + 1):
+                        return False
                 return True
             for fname, off, ft in ty.fields:
                 counted = COUNTED_FIELDS.get((ty.name, fname))

@@ -18,9 +18,11 @@ from heapspurs.index.geometry import MALLOC_HEADER
 from heapspurs.index.heap_index import HeapIndex
 from heapspurs.names.dwarf_types import GoTypes
 from heapspurs.names.type_layouts import (
+    CHANBUF,
     COUNTED,
     EFACE,
     IFACE,
+    LENGTH_WORD,
     PTR,
     SHAPE,
     SLICE,
@@ -35,7 +37,7 @@ from heapspurs.names.type_layouts import (
 from heapspurs.scan.address_order import gather_ranges
 from heapspurs.scan.raw import ROOT_BSS, ROOT_DATA
 
-TYPING_FORMAT = 4  # bump when typing changes what it gives (cached typings are then redone)
+TYPING_FORMAT = 5  # bump when typing changes what it gives (cached typings are then redone)
 STRING_DATA = "string data"
 
 # How many values of the type a target object holds: exactly one; an array (a slice's backing
@@ -117,6 +119,7 @@ class Typer:
         self.conflicts = 0
         self.rejected = 0
         self.pending: dict[tuple[int, int], list[np.ndarray]] = defaultdict(list)
+        self.late: dict[tuple[int, int], list[np.ndarray]] = defaultdict(list)
         self.buf = np.frombuffer(ix._map(), np.uint8)
         self.cap_hint = np.full(ix.count, -1, np.int64)  # slice capacity seen for an array
         self.itabs = {i.address: i.type_address for i in ix.raw.itabs}
@@ -147,34 +150,42 @@ class Typer:
         if len(objs) and t >= 0:
             self.pending[(int(t), int(mode))].append(objs)
 
-    def reached(self, objs: np.ndarray, vals: np.ndarray, t: int = -1,
-                mode: int = SINGLE) -> np.ndarray:
-        """Which pointer values lead to their object as a whole: they point at its start
-        (past the malloc header) or, for a slice of ``t`` (mode ARRAY), at an element
-        boundary inside it (a slice of the middle of an array)."""
-        delta = vals.astype(np.int64) - (self.ix.addr[objs].astype(np.int64) + self.hdr[objs])
-        ok = delta == 0
+    def reached(self, objs: np.ndarray, vals: np.ndarray) -> np.ndarray:
+        """Which pointer values point at the start of their object (past the malloc
+        header)."""
+        return vals == self.ix.addr[objs] + self.hdr[objs].astype(np.uint64)
+
+    def propose_reached(self, objs: np.ndarray, vals: np.ndarray, t: int, mode: int) -> None:
+        """Type the objects that pointer values point at the start of as values of type
+        ``t``. A slice (mode ARRAY) pointing at an element boundary inside its object (a
+        slice of the middle of an array) types the object too, but only once propagation is
+        over and only if nothing typed it: a slice of an array field of a struct looks the
+        same, and the struct's own typing must win."""
+        start = self.reached(objs, vals)
+        self.propose(objs[start], t, mode)
         esize = self.types.types[self.types.resolve(t)].size if t >= 0 else 0
         if mode == ARRAY and esize > 0:
-            ok |= (delta > 0) & (delta % esize == 0)
-        return ok
+            delta = vals[~start].astype(np.int64) - (self.ix.addr[objs[~start]].astype(
+                np.int64) + self.hdr[objs[~start]])
+            inside = objs[~start][(delta > 0) & (delta % esize == 0)]
+            if len(inside):
+                self.late[(int(t), mode)].append(inside)
 
-    def targets_at_start(self, slots: np.ndarray, t: int = -1,
-                         mode: int = SINGLE) -> np.ndarray:
-        """The objects that pointer slots (indexes into the index's slot arrays) lead to as a
-        whole (see :meth:`reached`)."""
+    def slot_targets(self, slots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(target object, pointer value) of pointer slots (indexes into the index's slot
+        arrays) that point into an object."""
         dst = self.ix.pdst[slots].astype(np.int64)
         ok = dst >= 0
-        slots, dst = slots[ok], dst[ok]
-        return dst[self.reached(dst, self.ix.pval[slots], t, mode)]
+        return dst[ok], self.ix.pval[slots[ok]]
 
     def propose_targets(self, slots: np.ndarray, t: int, mode: int) -> None:
         """Type what pointer slots lead to as values of type ``t``."""
+        objs, vals = self.slot_targets(slots)
         kinds = self.trie_nodes.get(self.types.resolve(t))
         if kinds is not None:
-            self.type_trie_nodes(self.targets_at_start(slots), *kinds)
+            self.type_trie_nodes(objs[self.reached(objs, vals)], *kinds)
             return
-        self.propose(self.targets_at_start(slots, t, mode), t, mode)
+        self.propose_reached(objs, vals, t, mode)
 
     def type_trie_nodes(self, objs: np.ndarray, entry: int, indirect: int) -> None:
         """Go 1.24+ sync.Map / unique (internal/sync.HashTrieMap): a *node[K,V] points at an
@@ -192,6 +203,18 @@ class Typer:
             for (t, mode), parts in pending.items():
                 objs = unique(np.concatenate(parts))
                 self.assign(objs, t, mode)
+
+    def run_late(self, max_rounds: int = 100) -> None:
+        """Propose what :meth:`propose_reached` held back (slices into the middle of arrays),
+        for the objects still untyped, and propagate from them."""
+        rounds = 0
+        while self.late and rounds < max_rounds:
+            rounds += 1
+            late, self.late = self.late, defaultdict(list)
+            for (t, mode), parts in late.items():
+                objs = unique(np.concatenate(parts))
+                self.propose(objs[self.object_type[objs] < 0], t, mode)
+            self.run()
 
     def assign(self, objs: np.ndarray, t: int, mode: int) -> None:
         """Type ``objs`` as values of type ``t`` (a typedef keeps its name), if the dump's
@@ -292,14 +315,15 @@ class Typer:
         act = acts[field]
         tgt = tgts[field]
         self.note_via(slots, field, act, t, offs, ty.size)
-        for a in (PTR, SLICE, COUNTED):
+        for a in (PTR, SLICE, COUNTED, CHANBUF):
             sel = act == a
             if sel.any():
-                if a in (SLICE, COUNTED):  # the capacity: a slice's third word, or the next
+                if a in LENGTH_WORD:  # the capacity: a slice's third word, ...
                     src = np.searchsorted(ix.pstart, slots[sel], side="right") - 1
                     cap_off = (ix.off[src].astype(np.int64) + ix.poff[slots[sel]].astype(
-                        np.int64) + (2 if a == SLICE else 1) * self.ptr)
-                    inside = cap_off + self.ptr <= (ix.off[src] + ix.size[src]).astype(np.int64)
+                        np.int64) + LENGTH_WORD[a] * self.ptr)
+                    inside = (cap_off >= ix.off[src].astype(np.int64)) & (
+                        cap_off + self.ptr <= (ix.off[src] + ix.size[src]).astype(np.int64))
                     self.hint_caps(slots[sel][inside], self.words_at(cap_off[inside]))
                 for target_type in unique(tgt[sel]).tolist():
                     pick = slots[sel & (tgt == target_type)]
@@ -438,7 +462,7 @@ class Typer:
             if k >= len(layout[0]) or layout[0][k] != off:
                 continue
             act, tgt = int(layout[1][k]), int(layout[2][k])
-            if act in (PTR, SLICE, COUNTED):
+            if act in (PTR, SLICE, COUNTED, CHANBUF):
                 by_action[(act, tgt)].append(row)
             elif act in (EFACE, IFACE):
                 eface.append((row, int(roots.slot[row]) - self.ptr, act == IFACE))
@@ -451,14 +475,14 @@ class Typer:
                 self.type_string_data(objs)
             else:
                 mode = ANY if act == PTR else ARRAY
-                if act in (SLICE, COUNTED):  # the length: a slice's third word, or the next
-                    step = 2 if act == SLICE else 1
+                if act in LENGTH_WORD:  # the length: a slice's third word, ...
+                    step = LENGTH_WORD[act]
                     at_start = self.reached(objs, vals)
                     for row in np.asarray(rows)[at_start].tolist():
                         cap = self._segment_word(int(roots.slot[row]) + step * self.ptr)
                         if cap is not None and cap < 1 << 40:
                             self.cap_hint[int(roots.obj[row])] = cap
-                self.propose(objs[self.reached(objs, vals, tgt, mode)], tgt, mode)
+                self.propose_reached(objs, vals, tgt, mode)
         for row, word_addr, iface in eface:
             word = self._segment_word(word_addr)
             if word is None:
@@ -568,7 +592,7 @@ class Typer:
                         j = slot_of.get(addr)
                         if j is None:
                             continue
-                        if act in (PTR, SLICE, STRING, COUNTED):
+                        if act in (PTR, SLICE, STRING, COUNTED, CHANBUF):
                             by_action[(act, tgt)].append(s0 + j)
                             # (No capacity from frames: DWARF may place a whole slice
                             # header in the frame where only its pointer was spilled.)
@@ -585,7 +609,7 @@ class Typer:
                 self.type_string_data(objs)
             else:
                 mode = ANY if act == PTR else ARRAY
-                self.propose(objs[self.reached(objs, vals, tgt, mode)], tgt, mode)
+                self.propose_reached(objs, vals, tgt, mode)
         for fslot, word_at, iface in ifaces:
             d = int(self.interface_types(self.words_at(np.array([word_at])), iface)[0])
             obj = ix.find(int(values[fslot]))
@@ -625,6 +649,7 @@ def type_heap(ix: HeapIndex, types: GoTypes) -> Typing:
     typer.run()
     typer.seed_headers()  # after propagation: a check on it, and types for the rest
     typer.run()
+    typer.run_late()
     return Typing(typer.object_type, typer.names, typer.conflicts, typer.rejected, typer.elem,
                   types, np.asarray(ix.header, bool), typer.via, typer.via_names)
 

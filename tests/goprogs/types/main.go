@@ -62,6 +62,23 @@ type sample struct {
 
 var samples []sample
 
+// A slice of an array field inside a struct: the struct, not a byte array.
+type Framed struct {
+	N   int
+	Buf [64]byte
+}
+
+var framedSlice []byte // declared before framed: seen first
+var framed *Framed
+var chanBuffers []string
+
+// chanBuf is the address of a channel's buffer: the runtime's hchan starts with qcount,
+// dataqsiz and buf.
+func chanBuf(ch chan Message) string {
+	h := *(*unsafe.Pointer)(unsafe.Pointer(&ch))
+	return fmt.Sprintf("%#x", *(*uintptr)(unsafe.Add(h, 2*unsafe.Sizeof(uintptr(0)))))
+}
+
 // record notes what a pointer points at, as reflect names it (the pointer's element type).
 func record(p interface{}) {
 	v := reflect.ValueOf(p)
@@ -100,6 +117,7 @@ func main() {
 		broker.topics[topic] = append(broker.topics[topic], s)
 		if i%5 == 0 {
 			record(s)
+			chanBuffers = append(chanBuffers, chanBuf(s.Ch))
 		}
 	}
 	broker.subs = broker.subs[:len(broker.subs):len(broker.subs)]
@@ -127,6 +145,10 @@ func main() {
 		recordSlice(history[i])
 	}
 	recordSlice(history)
+	fr := &Framed{N: 1}
+	framedSlice = fr.Buf[8:16]
+	framed = fr
+	record(fr)
 	onlyStatic := &Entry{Key: fmt.Sprint("held-by-a-static-", 1)}
 	staticEntry.Next = onlyStatic
 	heldByStatic := fmt.Sprintf("%#x", unsafe.Pointer(onlyStatic)) // not live past here
@@ -144,7 +166,7 @@ func main() {
 	debug.WriteHeapDump(f.Fd())
 	f.Close()
 	out := map[string]interface{}{"goarch": runtime.GOARCH, "version": runtime.Version(),
-		"samples": samples, "registered": registered,
+		"samples": samples, "registered": registered, "chan_buffers": chanBuffers,
 		"static_entry": fmt.Sprintf("%#x", unsafe.Pointer(staticEntry)),
 		"held_by_static": heldByStatic, "entry_size": unsafe.Sizeof(Entry{})}
 	js, _ := json.Marshal(out)
