@@ -7,7 +7,7 @@ import random
 
 import numpy as np
 import pytest
-from gotools import run_dump
+from gotools import NEWEST, run_dump
 
 from heapspurs.format.errors import DumpFormatError
 from heapspurs.format.reader import DumpReader
@@ -180,3 +180,24 @@ def test_resolve_matches_numpy_on_random_layouts():
                                  rng.integers(0, int(addr[-1]) + 50000, 500).astype(np.uint64)])
         assert np.array_equal(resolve_addresses(addr, size, values, native=True),
                               resolve_addresses(addr, size, values, native=False)), trial
+
+
+def test_no_room_to_keep_addresses_falls_back_to_sorting(monkeypatch):
+    """Where the system will not reserve the counting pass's address arrays, the scan still
+    works: file order, sorted afterwards."""
+    import heapspurs.scan.native_scan as native_scan
+
+    run = run_dump("basics", NEWEST)
+    room = run.dump.stat().st_size // 16 + 16
+    real_empty = np.empty
+
+    def empty(n, *args, **kwargs):
+        if n == room:
+            raise MemoryError("no room")
+        return real_empty(n, *args, **kwargs)
+
+    monkeypatch.setattr(native_scan.np, "empty", empty)
+    fallback = scan_native(run.dump)
+    monkeypatch.undo()
+    assert not fallback.address_order
+    assert_same(scan_python(run.dump), fallback)

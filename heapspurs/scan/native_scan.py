@@ -99,8 +99,11 @@ def scan_native(path: str | os.PathLike[str]) -> RawScan:
         # reserved, and touched as far as it is used), so the filling pass can write objects
         # and their pointer slots straight into address order.
         room = size // 16 + 16
-        seen_addr, seen_nptr = np.empty(room, np.uint64), np.empty(room, np.uint32)
-        first = _cscan.scan(buf, len(HEADER), None, release, (seen_addr, seen_nptr))
+        try:
+            seen: tuple | None = (np.empty(room, np.uint64), np.empty(room, np.uint32))
+        except MemoryError:  # the system would not reserve it: sort afterwards instead
+            seen = None
+        first = _cscan.scan(buf, len(HEADER), None, release, seen)
         if isinstance(first[0], str):
             raise _fail(buf, first, size)
         (n_obj, n_ptr, n_frame, n_fptr, n_other, n_sample, n_records, _, max_size, kept,
@@ -110,11 +113,11 @@ def scan_native(path: str | os.PathLike[str]) -> RawScan:
                    "frame+1": n_frame + 1, "fptr": n_fptr, "other": n_other,
                    "sample": n_sample}
         order = None
-        if kept:
-            order = np.argsort(seen_addr[:n_obj], kind="stable")
+        if kept and seen is not None:
+            order = np.argsort(seen[0][:n_obj], kind="stable")
             pstart = np.zeros(n_obj + 1, np.int64)
-            np.cumsum(seen_nptr[:n_obj][order], out=pstart[1:])
-        del seen_addr, seen_nptr
+            np.cumsum(seen[1][:n_obj][order], out=pstart[1:])
+        del seen
         arrays = {name: (np.empty if order is not None and key in ("obj", "ptr") else np.zeros)(
                   lengths[key], off_type if name == "ptr_off" else dtype)
                   for name, dtype, key in _LAYOUT}
