@@ -80,6 +80,8 @@ def main() -> None:
         "warm: --goroutines": [*exe, "--goroutines"],
         "warm: --histogram": [*exe, "--histogram"],
         "warm: --oid --find (1000 ids)": [*exe, "--oid", str(oids), "--find", r"Record7$"],
+        "cold: --program --anchors (+typing)": [*ask, "--program", str(run.binary), "--anchors",
+                                                "--no-cache"],
         "warm: --program --anchors": [*ask, "--program", str(run.binary), "--anchors"],
         "warm: --program --oid --print": [*exe, "--program", str(run.binary), "--oid",
                                           str(oids), "--print"],
@@ -87,13 +89,14 @@ def main() -> None:
     commands = {k: v for k, v in commands.items() if args.only in k}
     measure([*ask, "--anchors"])  # fill the cache for the warm rows
     measure([*exe, "--top", "1"])  # ... and the dominator tree beside it
+    measure([*ask, "--program", str(run.binary), "--anchors"])  # ... and the typing
     print(f"dump: {run.dump} ({size_mb:.0f} MB, N = {args.n}, Go {run.version})")
-    print(f"{'command':<34} {'median s':>9} {'min s':>7} {'peak RSS MB':>12}")
+    print(f"{'command':<36} {'median s':>9} {'min s':>7} {'peak RSS MB':>12}")
     for name, cmd in commands.items():
         results = [measure(cmd, args.prewarm_mb) for _ in range(args.runs)]
         times = [t for t, _ in results]
         rss = max(r for _, r in results)
-        print(f"{name:<34} {statistics.median(times):>9.2f} {min(times):>7.2f} {rss:>12.0f}")
+        print(f"{name:<36} {statistics.median(times):>9.2f} {min(times):>7.2f} {rss:>12.0f}")
 
 
 if __name__ == "__main__":

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import mmap
 import os
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,22 +28,10 @@ from heapspurs.scan.raw import (
     RawScan,
 )
 
-PARALLEL_MIN = 1 << 20  # below this many items one thread is as fast
 
-
-def parallel(part: Callable[[int, int], None], total: int) -> None:
-    """Run ``part(lo, hi)`` over ``[0, total)`` split across the CPUs (the native functions
-    release the GIL, so threads run them truly in parallel)."""
-    workers = min(os.cpu_count() or 1, 8)
-    if total < PARALLEL_MIN or workers < 2:
-        part(0, total)
-        return
-    bounds = [total * k // workers for k in range(workers + 1)]
-    with ThreadPoolExecutor(workers) as pool:
-        jobs = [pool.submit(part, lo, hi)
-                for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]
-        for job in jobs:
-            job.result()
+def threads() -> int:
+    """How many threads the native passes may use (they release the GIL)."""
+    return max(1, min(os.cpu_count() or 1, 8))
 
 
 def resolve_addresses(addr: np.ndarray, size: np.ndarray, values: np.ndarray,
@@ -56,11 +42,7 @@ def resolve_addresses(addr: np.ndarray, size: np.ndarray, values: np.ndarray,
         out = np.empty(len(values), np.int32)
         addr = np.ascontiguousarray(addr, np.uint64)
         size = np.ascontiguousarray(size, np.uint64)
-
-        def part(lo: int, hi: int) -> None:
-            _cscan.resolve(addr, size, values[lo:hi], out[lo:hi], len(addr), hi - lo)
-
-        parallel(part, len(values))
+        _cscan.resolve(addr, size, values, out, len(addr), len(values), threads())
         return out
     if len(addr) == 0:
         return np.full(len(values), -1, np.int32)
@@ -84,10 +66,11 @@ def reverse_edges(pstart: np.ndarray, pdst: np.ndarray, skip: np.ndarray,
         rstart = np.zeros(n + 1, np.int64)
         m = len(pdst)
         skip8 = np.ascontiguousarray(skip).view(np.uint8)
-        total = _cscan.reverse(pstart, pdst, skip8, rstart, None, None, n, m)  # count only
+        # Count (rstart becomes the starts), then fill arrays of the exact size.
+        total = _cscan.reverse(pstart, pdst, skip8, rstart, None, None, n, m, 8, threads())
         rsrc = np.empty(total, np.int32)
         rptr = np.empty(total, ptr_index_dtype(m))
-        _cscan.reverse(pstart, pdst, skip8, rstart, rsrc, rptr, n, m, rptr.itemsize)
+        _cscan.reverse(pstart, pdst, skip8, rstart, rsrc, rptr, n, m, rptr.itemsize, threads())
         return rstart, rsrc, rptr
     src = np.repeat(np.arange(n, dtype=np.int32), counts)
     keep = (pdst >= 0) & ~skip[src] if n else np.zeros(0, bool)

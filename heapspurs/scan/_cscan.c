@@ -11,6 +11,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -556,6 +557,35 @@ typedef struct {
     uint64_t step;   /* their common size when they are back to back, else 0 */
 } Page;
 
+/* Run job(arg + k * stride, k, threads) for k in [0, threads) on threads of their own (the
+   caller's included); where a thread cannot be started its part runs on the caller's. */
+#define MAX_THREADS 8
+typedef void (*Job)(void *arg, int k, int threads);
+typedef struct { Job job; void *arg; int k, threads; } JobCall;
+
+static void *job_main(void *p) {
+    JobCall *c = p;
+    c->job(c->arg, c->k, c->threads);
+    return NULL;
+}
+
+static void run_parallel(Job job, void *arg, int threads) {
+    if (threads < 1) threads = 1;
+    if (threads > MAX_THREADS) threads = MAX_THREADS;
+    pthread_t tid[MAX_THREADS];
+    JobCall calls[MAX_THREADS];
+    int started[MAX_THREADS] = {0};
+    for (int k = 1; k < threads; k++) {
+        calls[k] = (JobCall){job, arg, k, threads};
+        started[k] = pthread_create(&tid[k], NULL, job_main, &calls[k]) == 0;
+    }
+    job(arg, 0, threads);
+    for (int k = 1; k < threads; k++) {
+        if (started[k]) pthread_join(tid[k], NULL);
+        else job(arg, k, threads);
+    }
+}
+
 static int64_t resolve_one(const uint64_t *addr, const uint64_t *size, int64_t n,
                            const Page *pages, uint64_t lo_page, uint64_t npages, uint64_t v) {
     int64_t k = -1;
@@ -577,10 +607,27 @@ static int64_t resolve_one(const uint64_t *addr, const uint64_t *size, int64_t n
     return (k >= 0 && v >= addr[k] && v - addr[k] < size[k]) ? k : -1;
 }
 
+typedef struct {
+    const uint64_t *addr, *size, *val;
+    int32_t *out;
+    int64_t n, m;
+    const Page *pages;
+    uint64_t lo_page, npages;
+} ResolveJob;
+
+static void resolve_part(void *p, int k, int threads) {
+    const ResolveJob *r = p;
+    int64_t lo = r->m * k / threads, hi = r->m * (k + 1) / threads;
+    for (int64_t i = lo; i < hi; i++)
+        r->out[i] = (int32_t)resolve_one(r->addr, r->size, r->n, r->pages, r->lo_page,
+                                         r->npages, r->val[i]);
+}
+
 static PyObject *py_resolve(PyObject *self, PyObject *args) {
     PyObject *oa, *os_, *ov, *oo;
     Py_ssize_t n, m;
-    if (!PyArg_ParseTuple(args, "OOOOnn", &oa, &os_, &ov, &oo, &n, &m)) return NULL;
+    int threads = 1;
+    if (!PyArg_ParseTuple(args, "OOOOnn|i", &oa, &os_, &ov, &oo, &n, &m, &threads)) return NULL;
     Py_buffer ba, bs, bv, bo;
     if (get_buf(oa, &ba, 0, 8, n) < 0) return NULL;
     if (get_buf(os_, &bs, 0, 8, n) < 0) { PyBuffer_Release(&ba); return NULL; }
@@ -618,8 +665,8 @@ static PyObject *py_resolve(PyObject *self, PyObject *args) {
         pages[npages].base = 0;
         pages[npages].step = 0;
     }
-    for (Py_ssize_t i = 0; i < m; i++)
-        out[i] = (int32_t)resolve_one(addr, size, n, pages, lo_page, npages, val[i]);
+    ResolveJob job = {addr, size, val, out, n, m, pages, lo_page, npages};
+    run_parallel(resolve_part, &job, m < (1 << 20) ? 1 : threads);
     Py_END_ALLOW_THREADS
     PyMem_RawFree(pages);
     PyBuffer_Release(&ba); PyBuffer_Release(&bs); PyBuffer_Release(&bv); PyBuffer_Release(&bo);
@@ -627,18 +674,67 @@ static PyObject *py_resolve(PyObject *self, PyObject *args) {
 }
 
 /*
- * reverse(pstart, pdst, skip_src, rstart, rsrc, rptr, n, m): the reverse CSR of the pointer
- * edges by counting sort: for every object, the edges (source id, pointer index) into it, in
- * source order. Edges with no target or from a skipped source (phantoms) are left out.
+ * reverse(pstart, pdst, skip_src, rstart, rsrc, rptr, n, m[, rptr_bytes[, threads]]): the
+ * reverse CSR of the pointer edges by counting sort: for every object, the edges (source id,
+ * pointer index) into it, in source order. Edges with no target or from a skipped source
+ * (phantoms) are left out. Called twice: with rsrc = rptr = None it counts (rstart becomes
+ * the starts; returns the number of edges), then with arrays of that size it fills them from
+ * those starts. Each thread takes a range of targets and reads every edge: the random writes
+ * of one thread stay within its part of the arrays.
  */
+typedef struct {
+    const int64_t *pstart;
+    const int32_t *pdst;
+    const uint8_t *skip;
+    int64_t *rstart;
+    int32_t *rsrc;
+    void *rptr;
+    int64_t n, total;
+    int rptr_bytes;
+    int overflow;
+} ReverseJob;
+
+static void reverse_count_part(void *p, int k, int threads) {
+    ReverseJob *r = p;
+    int64_t lo = r->n * k / threads, hi = r->n * (k + 1) / threads;
+    for (int64_t u = 0; u < r->n; u++) {
+        if (r->skip[u]) continue;
+        for (int64_t q = r->pstart[u]; q < r->pstart[u + 1]; q++) {
+            int32_t v = r->pdst[q];
+            if (v >= lo && v < hi) r->rstart[v + 1]++;
+        }
+    }
+}
+
+static void reverse_fill_part(void *p, int k, int threads) {
+    ReverseJob *r = p;
+    int64_t lo = r->n * k / threads, hi = r->n * (k + 1) / threads;
+    for (int64_t u = 0; u < r->n; u++) {
+        if (r->skip[u]) continue;
+        for (int64_t q = r->pstart[u]; q < r->pstart[u + 1]; q++) {
+            int32_t v = r->pdst[q];
+            if (v < lo || v >= hi) continue;
+            int64_t at = r->rstart[v]++;  /* v's fill cursor (see below) */
+            if (at < 0 || at >= r->total) { r->overflow = 1; continue; }
+            r->rsrc[at] = (int32_t)u;
+            if (r->rptr_bytes == 4) ((int32_t *)r->rptr)[at] = (int32_t)q;
+            else ((int64_t *)r->rptr)[at] = q;
+        }
+    }
+}
+
 static PyObject *py_reverse(PyObject *self, PyObject *args) {
     PyObject *o_pstart, *o_pdst, *o_skip, *o_rstart, *o_rsrc, *o_rptr;
     Py_ssize_t n, m;
-    int rptr_bytes = 8;
-    if (!PyArg_ParseTuple(args, "OOOOOOnn|i", &o_pstart, &o_pdst, &o_skip, &o_rstart, &o_rsrc,
-                          &o_rptr, &n, &m, &rptr_bytes)) return NULL;
+    int rptr_bytes = 8, threads = 1;
+    if (!PyArg_ParseTuple(args, "OOOOOOnn|ii", &o_pstart, &o_pdst, &o_skip, &o_rstart, &o_rsrc,
+                          &o_rptr, &n, &m, &rptr_bytes, &threads)) return NULL;
     if (rptr_bytes != 4 && rptr_bytes != 8) {
         PyErr_SetString(PyExc_ValueError, "rptr_bytes must be 4 or 8");
+        return NULL;
+    }
+    if (rptr_bytes == 4 && m > INT32_MAX) {
+        PyErr_SetString(PyExc_ValueError, "too many edges for 32-bit indexes");
         return NULL;
     }
     int fill_edges = o_rsrc != Py_None && o_rptr != Py_None;
@@ -657,53 +753,39 @@ static PyObject *py_reverse(PyObject *self, PyObject *args) {
         }
         got++;
     }
-    const int64_t *pstart = b[0].buf;
-    const int32_t *pdst = b[1].buf;
-    const uint8_t *skip = b[2].buf;
-    int64_t *rstart = b[3].buf;
-    int32_t *rsrc = fill_edges ? b[4].buf : NULL;
-    void *rptr = fill_edges ? b[5].buf : NULL;
-    int64_t cap_src = fill_edges ? b[4].len / 4 : 0;
-    int64_t cap_ptr = fill_edges ? b[5].len / rptr_bytes : 0;
-    if (rptr_bytes == 4 && m > INT32_MAX) { for (int i = 0; i < got; i++) PyBuffer_Release(&b[i]);
-        PyErr_SetString(PyExc_ValueError, "too many edges for 32-bit indexes"); return NULL; }
-    int64_t total = 0;
+    ReverseJob job = {b[0].buf, b[1].buf, b[2].buf, b[3].buf, NULL, NULL, n, 0, rptr_bytes, 0};
     int bad = 0;
+    if (n < (1 << 16)) threads = 1;
     Py_BEGIN_ALLOW_THREADS
-    memset(rstart, 0, sizeof(int64_t) * (n + 1));
-    for (Py_ssize_t u = 0; u < n && !bad; u++) {
-        if (skip[u]) continue;
-        if (pstart[u] < 0 || pstart[u + 1] < pstart[u] || pstart[u + 1] > m) { bad = 1; break; }
-        for (int64_t p = pstart[u]; p < pstart[u + 1]; p++) {
-            int32_t v = pdst[p];
-            if (v >= 0 && v < n) { rstart[v + 1]++; total++; }
+    for (Py_ssize_t u = 0; u < n; u++)  /* the edge lists must lie inside pdst, in order */
+        if (job.pstart[u] < 0 || job.pstart[u + 1] < job.pstart[u] || job.pstart[u + 1] > m) {
+            bad = 1;
+            break;
         }
-    }
-    if (!bad) for (Py_ssize_t v = 0; v < n; v++) rstart[v + 1] += rstart[v];
-    if (!bad && fill_edges && (total > cap_src || total > cap_ptr)) bad = 2;
-    if (!bad && fill_edges) {
-        /* rstart[v] serves as v's fill cursor: afterwards it holds v's end, the start of v+1,
-           so one shift puts the starts back (no second array of n counters). */
-        for (Py_ssize_t u = 0; u < n; u++) {
-            if (skip[u]) continue;
-            for (int64_t p = pstart[u]; p < pstart[u + 1]; p++) {
-                int32_t v = pdst[p];
-                if (v >= 0 && v < n) {
-                    int64_t at = rstart[v]++;
-                    rsrc[at] = (int32_t)u;
-                    if (rptr_bytes == 4) ((int32_t *)rptr)[at] = (int32_t)p;
-                    else ((int64_t *)rptr)[at] = p;
-                }
-            }
+    if (!bad && !fill_edges) {
+        memset(job.rstart, 0, sizeof(int64_t) * (n + 1));
+        run_parallel(reverse_count_part, &job, threads);
+        for (Py_ssize_t v = 0; v < n; v++) job.rstart[v + 1] += job.rstart[v];
+        job.total = job.rstart[n];
+    } else if (!bad) {
+        job.total = job.rstart[n];
+        job.rsrc = b[4].buf;
+        job.rptr = b[5].buf;
+        if (job.total > b[4].len / 4 || job.total > b[5].len / rptr_bytes || job.rstart[0] != 0)
+            bad = 2;
+        else {
+            /* rstart[v] serves as v's fill cursor: afterwards it holds v's end, the start of
+               v+1, so one shift puts the starts back (no second array of n counters). */
+            run_parallel(reverse_fill_part, &job, threads);
+            memmove(job.rstart + 1, job.rstart, sizeof(int64_t) * (size_t)n);
+            job.rstart[0] = 0;
+            if (job.overflow || job.rstart[n] != job.total) bad = 2;
         }
-        memmove(rstart + 1, rstart, sizeof(int64_t) * (size_t)n);
-        rstart[0] = 0;
     }
     Py_END_ALLOW_THREADS
     for (int i = 0; i < got; i++) PyBuffer_Release(&b[i]);
-    if (bad == 3) return PyErr_NoMemory();
     if (bad) { PyErr_SetString(PyExc_ValueError, "inconsistent edge arrays"); return NULL; }
-    return PyLong_FromLongLong(total);
+    return PyLong_FromLongLong(job.total);
 fail:
     for (int i = 0; i < got; i++) PyBuffer_Release(&b[i]);
     return NULL;
