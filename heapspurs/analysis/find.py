@@ -4,12 +4,16 @@ not each object."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import regex
 
 from heapspurs.index.heap_index import HeapIndex
 from heapspurs.names.alloc_sites import allocation_sites
 from heapspurs.names.naming import names_of
+
+if TYPE_CHECKING:
+    import regex
 
 TIMEOUT = 5.0  # seconds for all the matching: a pathological pattern must not hang
 
@@ -19,6 +23,8 @@ class FindError(ValueError):
 
 
 def compile_pattern(pattern: str) -> regex.Pattern:
+    import regex  # only when searching: its import is ~11 ms of every answer's start-up
+
     try:
         return regex.compile(pattern)
     except regex.error as e:

@@ -3,10 +3,13 @@ looked up by binary search, one at a time or for a whole array of addresses at o
 
 from __future__ import annotations
 
-import numpy as np
-import regex
+import re
 
-_CONTROL = regex.compile(r"[\p{Cc}\p{Zl}\p{Zp}]")
+import numpy as np
+
+# Unicode's control characters (category Cc: U+0000-U+001F, U+007F-U+009F) and its line and
+# paragraph separators (Zl U+2028, Zp U+2029): what could break a line of output.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 def clean_label(text: str) -> str:

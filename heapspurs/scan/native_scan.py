@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import mmap
 import os
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -77,6 +76,8 @@ def _fill_in_parts(buf, size: int, fill: tuple, release: bool, checkpoints: list
     if workers == 1:
         results = [part(0)]
     else:
+        from concurrent.futures import ThreadPoolExecutor
+
         with ThreadPoolExecutor(workers) as pool:
             results = list(pool.map(part, range(workers)))
     for result, want, start in zip(results, expect, starts, strict=True):
