@@ -177,7 +177,7 @@ static int skip_str(Cursor *c) {
 
 /* Where the filling pass may start a part of its own: the state before a record, noted by the
    counting pass about every `every` bytes, so that parts of the file fill in parallel. */
-#define MAX_CHECKPOINTS 16
+#define MAX_CHECKPOINTS 64
 typedef struct {
     Py_ssize_t pos;
     Counts n;

@@ -61,25 +61,30 @@ def _fail(buf, result: tuple, size: int) -> DumpFormatError:
 
 
 def _fill_in_parts(buf, size: int, fill: tuple, release: bool, checkpoints: list,
-                   totals: tuple) -> None:
+                   totals: tuple, n_records: int) -> None:
     """The filling pass, one part of the file per CPU, each from a checkpoint of the counting
     pass (the record there and the counts before it), in threads: the C walk releases the GIL.
     Each part must end with the counts the next checkpoint noted, else the file changed."""
     workers = max(1, min(os.cpu_count() or 1, 8, len(checkpoints)))
-    starts = [checkpoints[len(checkpoints) * k // workers] for k in range(workers)]
+    # Parts of equal work (records and pointer slots decoded), not of equal bytes.
+    work = [cp[2] + cp[4] + cp[7] for cp in checkpoints]  # pointers, frame pointers, records
+    total = totals[1] + totals[3] + n_records
+    picks = sorted({min(range(len(work)), key=lambda i: abs(work[i] - total * k / workers))
+                    for k in range(workers)} | {0})
+    starts = [checkpoints[i] for i in picks]
     expect = [tuple(cp[1:7]) for cp in starts[1:]] + [tuple(totals)]
     stops = [cp[0] for cp in starts[1:]] + [-1]
 
     def part(k: int) -> tuple:
         return _cscan.scan(buf, len(HEADER), fill, release, None, (*starts[k], stops[k]))
 
-    if workers == 1:
+    if len(starts) == 1:
         results = [part(0)]
     else:
         from concurrent.futures import ThreadPoolExecutor
 
-        with ThreadPoolExecutor(workers) as pool:
-            results = list(pool.map(part, range(workers)))
+        with ThreadPoolExecutor(len(starts)) as pool:
+            results = list(pool.map(part, range(len(starts))))
     for result, want, start in zip(results, expect, starts, strict=True):
         if isinstance(result[0], str):
             raise _fail(buf, result, size)
@@ -131,7 +136,7 @@ def scan_native(path: str | os.PathLike[str]) -> RawScan:
             del order
         fill = ((n_obj, n_ptr, n_frame, n_fptr, n_other, n_sample, off_type == np.uint32),
                 tuple(arrays[name] for name, _, _ in _LAYOUT) + extra)
-        _fill_in_parts(buf, size, fill, release, checkpoints, first[:6])
+        _fill_in_parts(buf, size, fill, release, checkpoints, first[:6], n_records)
         del fill, extra
 
         small = SmallTables()
