@@ -639,7 +639,8 @@ static PyObject *py_resolve(PyObject *self, PyObject *args) {
     int32_t *out = bo.buf;
     Page *pages = NULL;
     uint64_t lo_page = 0, npages = 0;
-    if (n > 0) {
+    /* The table costs a pass over the objects: for a few values a plain search is cheaper. */
+    if (n > 0 && m >= 4096) {
         lo_page = addr[0] >> 13;
         uint64_t hi_page = (addr[n - 1] + size[n - 1]) >> 13;
         npages = hi_page - lo_page + 2;
