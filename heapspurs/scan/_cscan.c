@@ -695,19 +695,8 @@ typedef struct {
     int overflow;
 } ReverseJob;
 
-static void reverse_count_part(void *p, int k, int threads) {
-    ReverseJob *r = p;
-    int64_t lo = r->n * k / threads, hi = r->n * (k + 1) / threads;
-    for (int64_t u = 0; u < r->n; u++) {
-        if (r->skip[u]) continue;
-        for (int64_t q = r->pstart[u]; q < r->pstart[u + 1]; q++) {
-            int32_t v = r->pdst[q];
-            if (v >= lo && v < hi) r->rstart[v + 1]++;
-        }
-    }
-}
-
-static void reverse_fill_part(void *p, int k, int threads) {
+/* One thread's targets [lo, hi): count their edges (rsrc NULL) or fill them in. */
+static void reverse_part(void *p, int k, int threads) {
     ReverseJob *r = p;
     int64_t lo = r->n * k / threads, hi = r->n * (k + 1) / threads;
     for (int64_t u = 0; u < r->n; u++) {
@@ -715,6 +704,7 @@ static void reverse_fill_part(void *p, int k, int threads) {
         for (int64_t q = r->pstart[u]; q < r->pstart[u + 1]; q++) {
             int32_t v = r->pdst[q];
             if (v < lo || v >= hi) continue;
+            if (!r->rsrc) { r->rstart[v + 1]++; continue; }
             int64_t at = r->rstart[v]++;  /* v's fill cursor (see below) */
             if (at < 0 || at >= r->total) { r->overflow = 1; continue; }
             r->rsrc[at] = (int32_t)u;
@@ -765,7 +755,7 @@ static PyObject *py_reverse(PyObject *self, PyObject *args) {
         }
     if (!bad && !fill_edges) {
         memset(job.rstart, 0, sizeof(int64_t) * (n + 1));
-        run_parallel(reverse_count_part, &job, threads);
+        run_parallel(reverse_part, &job, threads);
         for (Py_ssize_t v = 0; v < n; v++) job.rstart[v + 1] += job.rstart[v];
         job.total = job.rstart[n];
     } else if (!bad) {
@@ -777,7 +767,7 @@ static PyObject *py_reverse(PyObject *self, PyObject *args) {
         else {
             /* rstart[v] serves as v's fill cursor: afterwards it holds v's end, the start of
                v+1, so one shift puts the starts back (no second array of n counters). */
-            run_parallel(reverse_fill_part, &job, threads);
+            run_parallel(reverse_part, &job, threads);
             memmove(job.rstart + 1, job.rstart, sizeof(int64_t) * (size_t)n);
             job.rstart[0] = 0;
             if (job.overflow || job.rstart[n] != job.total) bad = 2;
