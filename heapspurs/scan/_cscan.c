@@ -1257,9 +1257,10 @@ static PyObject *py_phantoms(PyObject *self, PyObject *args) {
 
 static PyMethodDef methods[] = {
     {"scan", py_scan, METH_VARARGS,
-     "scan(buffer, start, arrays[, release]) -> counts, or (message, offset, record, start)"},
+     "scan(buffer, start, arrays[, release[, first[, resume]]]) -> counts (+ kept, checkpoints), "
+     "or (message, offset, record, start)"},
     {"resolve", py_resolve, METH_VARARGS,
-     "resolve(addr, size, values, out, n, m): containing object of each value, or -1"},
+     "resolve(addr, size, values, out, n, m[, threads]): containing object of each value, or -1"},
     {"format", py_format, METH_VARARGS,
      "format(buffer, start, is64, big_endian, limit[, fd[, names[, buckets]]]) -> (text, next, records)"},
     {"bfs", py_bfs, METH_VARARGS,
@@ -1269,7 +1270,8 @@ static PyMethodDef methods[] = {
     {"phantoms", py_phantoms, METH_VARARGS,
      "phantoms(addr, pstart, size, out, n, npages, heap_bits_reserve, green_tea_reserve)"},
     {"reverse", py_reverse, METH_VARARGS,
-     "reverse(pstart, pdst, skip, rstart, rsrc, rptr, n, m) -> number of reverse edges"},
+     "reverse(pstart, pdst, skip, rstart, rsrc, rptr, n, m[, rptr_bytes[, threads]]) -> number of "
+     "reverse edges"},
     {NULL, NULL, 0, NULL},
 };
 
