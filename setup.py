@@ -1,4 +1,4 @@
-"""Build the optional native code (the scan, the graph algorithms); pyproject.toml holds the
+"""Build the optional native code (the scan, the graph algorithms, the DWARF walker); pyproject.toml holds the
 rest. Without a C compiler heapspurs falls back to slower Python/numpy versions."""
 
 from setuptools import Extension, setup
@@ -16,6 +16,12 @@ setup(
             ["heapspurs/analysis/_cgraph.c"],
             extra_compile_args=["-O2", "-std=c99", "-Wall"],
             optional=True,  # without it: the dominator tree in Python (slow on big dumps)
+        ),
+        Extension(
+            "heapspurs.names._cdwarf",
+            ["heapspurs/names/_cdwarf.c"],
+            extra_compile_args=["-O2", "-std=c99", "-Wall"],
+            optional=True,  # without it: the pyelftools DWARF reader (slow on big binaries)
         ),
     ]
 )

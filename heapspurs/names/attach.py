@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from heapspurs.index.heap_index import HeapIndex
 from heapspurs.names.errors import BinaryError
 from heapspurs.names.naming import Names
@@ -48,7 +50,8 @@ def attach_names(ix: HeapIndex, program: str | None, oid_file: str | None, stric
         from heapspurs.names.dwarf_types import binary_key, load_types
         from heapspurs.names.typing import cached_typing
 
-        types = load_types(program)
+        frame_pcs = ix.raw.frame_pc.astype(np.uint64) - np.uint64(1)  # return addresses
+        types = load_types(program, frame_pcs, binary.markers.get("runtime.types"), warn)
         if types.types:
             names.typing = cached_typing(ix, types, binary_key(program))
         else:
