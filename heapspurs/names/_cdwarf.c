@@ -376,7 +376,7 @@ static int64_t ex_sleb(const uint8_t *b, size_t n, size_t *i) {
  * anything else (or has no piece on the stack frame), -1 when out of memory. */
 static int expr_pieces(const uint8_t *b, size_t n, Vec *out) {
     size_t start = out->n, i = 0;
-    int64_t off = 0;
+    uint64_t off = 0; /* unsigned: garbage wraps around instead of overflowing */
     int on_frame = 0;
     while (i < n) {
         uint8_t op = b[i];
@@ -390,20 +390,20 @@ static int expr_pieces(const uint8_t *b, size_t n, Vec *out) {
             where = NONE_WHERE;
         } else if (op == 0x93) {
             i++;
-            off += (int64_t)ex_uleb(b, n, &i);
+            off += ex_uleb(b, n, &i);
             continue;
         } else {
             out->n = start;
             return 0;
         }
-        int64_t len;
+        uint64_t len;
         if (i < n && b[i] == 0x93) {
             i++;
-            len = (int64_t)ex_uleb(b, n, &i);
+            len = ex_uleb(b, n, &i);
         } else {
-            len = WHOLE - off;
+            len = (uint64_t)WHOLE - off;
         }
-        int64_t row[3] = {off, len, where};
+        int64_t row[3] = {(int64_t)off, (int64_t)len, where};
         if (vec_push(out, row, 3) < 0) return -1;
         off += len;
     }
@@ -426,14 +426,14 @@ static int pc_live(const Ctx *c, uint64_t lo, uint64_t hi) {
 
 /* One range with its expression: appended to ranges/pieces when its expression has a piece on
  * the frame. ``live`` is set when one of the pcs falls in it. */
-static int add_range(Ctx *c, int64_t lo, int64_t hi, const uint8_t *e, size_t n, int *live) {
+static int add_range(Ctx *c, uint64_t lo, uint64_t hi, const uint8_t *e, size_t n, int *live) {
     size_t p0 = c->pieces.n / 3;
     int k = expr_pieces(e, n, &c->pieces);
     if (k < 0) return -1;
     if (k == 0) return 0;
-    int64_t row[4] = {lo, hi, (int64_t)p0, (int64_t)(p0 + (size_t)k)};
+    int64_t row[4] = {(int64_t)lo, (int64_t)hi, (int64_t)p0, (int64_t)(p0 + (size_t)k)};
     if (vec_push(&c->ranges, row, 4) < 0) return -1;
-    if (!c->have_pcs || (lo <= hi && pc_live(c, (uint64_t)lo, (uint64_t)hi))) *live = 1;
+    if (!c->have_pcs || (lo <= hi && pc_live(c, lo, hi))) *live = 1;
     return 0;
 }
 
@@ -443,7 +443,7 @@ static int loclist(Ctx *c, uint64_t off, int version, int as, uint64_t addr_base
                    int has_addr_base) {
     size_t r0 = c->ranges.n, p0 = c->pieces.n;
     int live = 0;
-    int64_t base = 0;
+    uint64_t base = 0; /* addresses are unsigned: garbage wraps around */
     const Sec *s = version >= 5 ? &c->loclists : &c->loc;
     const char *name = version >= 5 ? ".debug_loclists" : ".debug_loc";
     if (off >= s->n) {
@@ -460,19 +460,19 @@ static int loclist(Ctx *c, uint64_t off, int version, int as, uint64_t addr_base
             if (r.bad) goto truncated;
             if (b == 0 && e == 0) break;
             if (b == maxaddr) {
-                base = (int64_t)e;
+                base = e;
                 continue;
             }
             uint64_t n = rd_u(&r, 2);
             const uint8_t *x = r.b + r.i;
             rd_skip(&r, n);
             if (r.bad) goto truncated;
-            if (add_range(c, base + (int64_t)b, base + (int64_t)e, x, (size_t)n, &live) < 0)
+            if (add_range(c, base + b, base + e, x, (size_t)n, &live) < 0)
                 goto nomem;
             continue;
         }
         uint64_t kind = rd_u(&r, 1);
-        int64_t lo = 0, hi = 0;
+        uint64_t lo = 0, hi = 0;
         if (r.bad) goto truncated;
         if (kind == 0) break;
         if (kind == 1 || kind == 2 || kind == 3) { /* base_addressx startx_endx startx_length */
@@ -500,27 +500,27 @@ static int loclist(Ctx *c, uint64_t off, int version, int as, uint64_t addr_base
                 return -1;
             }
             if (kind == 1) {
-                base = (int64_t)a1;
+                base = a1;
                 continue;
             }
-            lo = (int64_t)a1;
-            hi = kind == 2 ? (int64_t)a2 : (int64_t)(a1 + i2);
+            lo = a1;
+            hi = kind == 2 ? a2 : a1 + i2;
         } else if (kind == 4) { /* offset_pair */
             uint64_t b = rd_uleb(&r), e = rd_uleb(&r);
-            lo = base + (int64_t)b;
-            hi = base + (int64_t)e;
+            lo = base + b;
+            hi = base + e;
         } else if (kind == 5) { /* default_location */
-            lo = hi = -1;
+            lo = hi = ~(uint64_t)0;
         } else if (kind == 6) { /* base_address */
-            base = (int64_t)rd_u(&r, (size_t)as);
+            base = rd_u(&r, (size_t)as);
             if (r.bad) goto truncated;
             continue;
         } else if (kind == 7) { /* start_end */
-            lo = (int64_t)rd_u(&r, (size_t)as);
-            hi = (int64_t)rd_u(&r, (size_t)as);
+            lo = rd_u(&r, (size_t)as);
+            hi = rd_u(&r, (size_t)as);
         } else if (kind == 8) { /* start_length */
-            lo = (int64_t)rd_u(&r, (size_t)as);
-            hi = lo + (int64_t)rd_uleb(&r);
+            lo = rd_u(&r, (size_t)as);
+            hi = lo + rd_uleb(&r);
         } else {
             snprintf(c->msg, sizeof c->msg, "unknown location list entry kind %llu at %s "
                      "offset %zu", (unsigned long long)kind, name, at);
@@ -732,7 +732,9 @@ static int walk(Ctx *c) {
                 if (npos < 0) goto nomem;
                 int64_t row[TYPE_W] = {(int64_t)die_off, tc, kind, size,
                                        has_type ? target : -1, elem,
-                                       has_rt && rt && c->rt_base >= 0 ? c->rt_base + rt : -1,
+                                       has_rt && rt && c->rt_base >= 0
+                                           ? (int64_t)((uint64_t)c->rt_base + (uint64_t)rt)
+                                           : -1,
                                        0, 0, 0, npos, nlen};
                 type_index = (int64_t)(c->types.n / TYPE_W);
                 if (vec_push(&c->types, row, TYPE_W) < 0) goto nomem;
