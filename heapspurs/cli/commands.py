@@ -26,17 +26,16 @@ from heapspurs.index.heap_index import HeapIndex
 from heapspurs.names.alloc_sites import HOW_TO, allocation_sites, bucket_site_label
 from heapspurs.names.attach import attach_names
 from heapspurs.names.naming import names_of
-from heapspurs.render import native_print
+from heapspurs.render import listing, native_print
 from heapspurs.render.anchors_view import anchors_json, anchors_text
 from heapspurs.render.files import check_not_input, check_writable
 from heapspurs.render.graph_file import output_format, write_graph
 from heapspurs.render.graph_view import graph_dot
 from heapspurs.render.hexdump_view import field_lines, hexdump_lines, pointer_slot_lines
+from heapspurs.render.listing import json_document, write_listing
 from heapspurs.render.objects_view import (
     object_json,
     object_line,
-    object_pointer_lines,
-    object_pointers_json,
     print_names,
     resolution_note,
     size_text,
@@ -277,14 +276,9 @@ def find(path: str, pattern: str, opts: Options) -> None:
                                f"or {HOW_TO}")
     found = find_objects(ix, pattern, phantoms=opts.phantoms)
     if opts.as_json:
-        emit_json({"pattern": pattern, "objects": [
-            {**object_json(ix, o), "pointer_count": ix.npointers(o),
-             "pointers": object_pointers_json(ix, o)} for o in found.tolist()]})
+        json_document({"pattern": pattern}, "objects",
+                      lambda: write_listing(ix, found, listing.JSON))
     else:
-        def lines():
-            for o in found.tolist():
-                yield object_line(ix, o)
-                yield from object_pointer_lines(ix, o)
-        write_lines(lines())
+        write_listing(ix, found, listing.TEXT)
     if not len(found):
         raise NotFound(f"no object's name matches {pattern!r}")

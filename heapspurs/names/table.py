@@ -4,6 +4,7 @@ looked up by binary search, one at a time or for a whole array of addresses at o
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import numpy as np
 
@@ -83,9 +84,12 @@ class NameTable:
         hit = self.find(address)
         return None if hit is None else offset_label(*hit)
 
-    def c_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, bytes]:
-        """(starts, ends, label offset of each row, NUL-terminated labels) for native code."""
-        encoded = [s.encode("utf-8", errors="replace") for s in self.labels]
+    def c_arrays(self, escape: Callable[[str], str] | None = None
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, bytes]:
+        """(starts, ends, label offset of each row, NUL-terminated labels) for native code;
+        ``escape`` rewrites each label first (e.g. for the inside of a JSON string)."""
+        labels = self.labels if escape is None else [escape(s) for s in self.labels]
+        encoded = [s.encode("utf-8", errors="replace") for s in labels]
         offsets = np.zeros(len(encoded), np.int64)
         if encoded:
             np.cumsum(np.array([len(e) + 1 for e in encoded[:-1]], np.int64), out=offsets[1:])

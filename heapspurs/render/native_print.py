@@ -13,27 +13,12 @@ from heapspurs.format.reader import HEADER, RELEASE_EVERY, DumpReader
 from heapspurs.format.records import TAG_MEMPROF, EndOfFile, MemProfBucket
 from heapspurs.names.alloc_sites import bucket_site_label
 from heapspurs.names.table import NameTable
+from heapspurs.render.output import binary_output
 from heapspurs.render.records_text import NO_NAMES, PrintNames, record_lines
 from heapspurs.scan.native_scan import _cscan
 
 AVAILABLE = _cscan is not None
 CHUNK = 1 << 20  # bytes of text per call into C
-
-
-def _output() -> tuple[int, object]:
-    """(file descriptor the C side may write to or -1, write function for Python's lines)."""
-    out = sys.stdout
-    binary = getattr(out, "buffer", None)
-    try:
-        fd = out.fileno() if binary is not None else -1
-    except (OSError, ValueError):
-        fd = -1
-    if binary is not None:
-        def write(data: bytes) -> None:
-            binary.write(data)
-            binary.flush()  # keep order with what C writes to the descriptor directly
-        return fd, write
-    return -1, lambda data: out.write(data.decode("utf-8", errors="replace"))
 
 
 def bucket_table(sites: dict[int, str]) -> tuple:
@@ -52,7 +37,7 @@ def print_records(reader: DumpReader, names: PrintNames = NO_NAMES,
     arrays = table.c_arrays() if table is not None and len(table) else None
     sites = {} if sites is None else sites
     buckets = None
-    fd, write = _output()
+    fd, write = binary_output()
     buf = reader.buf
     pos = len(HEADER)
     number = 0

@@ -116,6 +116,12 @@ def object_pointers_json(ix: HeapIndex, obj: int) -> list[dict[str, Any]]:
             for i, name in zip(keep.tolist(), names, strict=True)]
 
 
+def found_object_json(ix: HeapIndex, obj: int) -> dict[str, Any]:
+    """One object of ``--find --json``: the object with its non-nil pointers."""
+    return {**object_json(ix, obj), "pointer_count": ix.npointers(obj),
+            "pointers": object_pointers_json(ix, obj)}
+
+
 def print_names(names: Names) -> PrintNames:
     """The namers ``--print`` and the record lines use, from the names the user gave."""
     table = names.print_table()
