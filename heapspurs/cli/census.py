@@ -21,8 +21,9 @@ from heapspurs.cli.commands import Options, emit_json, load_index, locate
 from heapspurs.cli.errors import NotFound
 from heapspurs.index.heap_index import HeapIndex
 from heapspurs.names.alloc_sites import HOW_TO, allocation_sites
-from heapspurs.render import census_view, retention_view
+from heapspurs.render import census_view, listing, retention_view
 from heapspurs.render.files import check_not_input, check_writable, write_atomic
+from heapspurs.render.listing import json_document, write_listing
 from heapspurs.render.objects_view import size_text
 from heapspurs.render.output import write_lines
 from heapspurs.render.pprof_proto import ProfileBuilder
@@ -73,7 +74,8 @@ def unreachable(path: str, opts: Options) -> None:
     objs = unreachable_objects(ix)
     rows = count_by_kind(ix, objs)
     if opts.as_json:
-        emit_json(census_view.unreachable_json(ix, objs, rows))
+        json_document(census_view.unreachable_json_head(ix, objs, rows), "objects",
+                      lambda: write_listing(ix, objs, listing.ADDRESSES), {"truncated": False})
     else:
         write_lines(census_view.unreachable_text(ix, objs, rows))
 

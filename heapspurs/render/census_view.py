@@ -11,9 +11,6 @@ from heapspurs.analysis.goroutine_groups import GoroutineGroup
 from heapspurs.analysis.histogram import Histogram, HistogramRow
 from heapspurs.index.heap_index import HeapIndex
 from heapspurs.render.objects_view import size_text
-from heapspurs.render.records_text import hx
-
-LIST_LIMIT = 10_000  # addresses listed in JSON before "truncated"
 
 
 def rows_text(rows: list[HistogramRow]) -> Iterator[str]:
@@ -46,11 +43,12 @@ def unreachable_text(ix: HeapIndex, objs: np.ndarray, rows: list[HistogramRow]) 
         yield from rows_text(rows)
 
 
-def unreachable_json(ix: HeapIndex, objs: np.ndarray, rows: list[HistogramRow]) -> dict[str, Any]:
+def unreachable_json_head(ix: HeapIndex, objs: np.ndarray,
+                          rows: list[HistogramRow]) -> dict[str, Any]:
+    """``--unreachable --json`` before its list of addresses (written as it goes, all of
+    them: ``"truncated"`` after it is false since the list no longer stops at 10,000)."""
     return {"totals": {"objects": len(objs), "bytes": int(ix.size[objs].astype(np.int64).sum())},
-            "rows": rows_json(rows),
-            "objects": [hx(int(a)) for a in ix.addr[objs[:LIST_LIMIT]].tolist()],
-            "truncated": len(objs) > LIST_LIMIT}
+            "rows": rows_json(rows)}
 
 
 def goroutines_text(ix: HeapIndex, groups: list[GoroutineGroup]) -> Iterator[str]:
