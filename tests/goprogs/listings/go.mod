@@ -1,0 +1,3 @@
+module listings
+
+go 1.21
