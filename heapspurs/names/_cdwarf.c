@@ -53,6 +53,7 @@ typedef struct {
 } Bytes;
 
 static int64_t bytes_add(Bytes *b, const uint8_t *p, size_t len) {
+    if (len == 0) return (int64_t)b->n;
     if (b->n + len > b->cap) {
         size_t cap = b->cap ? b->cap * 2 : 65536;
         while (cap < b->n + len) cap *= 2;
@@ -205,7 +206,7 @@ static int table_parse(Table *t, const uint8_t *sec, size_t n, uint64_t offset, 
             a->count++;
         }
     }
-    qsort(t->ab, t->nab, sizeof *t->ab, cmp_abbrev);
+    if (t->nab) qsort(t->ab, t->nab, sizeof *t->ab, cmp_abbrev);
     return 0;
 truncated:
     snprintf(msg, msglen, "abbreviation table at .debug_abbrev offset %llu runs past the end of "
