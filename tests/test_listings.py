@@ -15,6 +15,7 @@ from clirun import run, run_process
 from gotools import run_dump
 
 from heapspurs.cli.commands import Options, load_index
+from heapspurs.index import pages
 from heapspurs.render import listing
 from heapspurs.render.listing import json_document, write_listing
 from heapspurs.scan.native_scan import AVAILABLE
@@ -172,3 +173,29 @@ def test_unreachable_json_lists_every_address(listings):
     assert doc["truncated"] is False
     assert sum(row["count"] for row in doc["rows"]) == len(listed)
     assert listed == sorted(listed, key=lambda a: int(a, 16))
+
+
+def resident_file_kib() -> int:
+    for line in open("/proc/self/status"):
+        if line.startswith("RssFile:"):
+            return int(line.split()[1])
+    pytest.skip("no RssFile in /proc/self/status")
+
+
+@pytest.mark.skipif(not pages.CAN_RELEASE, reason="no madvise(MADV_DONTNEED) here")
+def test_pages_behind_a_listing_are_given_back_and_read_again(tmp_path):
+    """A cached (memory-mapped) array's pages behind the position are dropped and read back
+    intact; an array in ordinary memory is left alone (dropping its pages would zero them)."""
+    path = tmp_path / "a.npy"
+    np.save(path, np.arange(8 << 20, dtype=np.uint64))  # 64 MiB
+    mapped = np.load(path, mmap_mode="r")
+    assert int(mapped[::512].sum()) == int(np.arange(0, 8 << 20, 512).sum())  # every page
+    before = resident_file_kib()
+    behind = pages.PagesBehind(mapped)
+    behind.release(4 << 20)
+    assert before - resident_file_kib() >= 30 << 10  # about half of the 64 MiB
+    behind.release(2 << 20)  # a position never goes back
+    assert (mapped[: 4 << 20] == np.arange(4 << 20, dtype=np.uint64)).all()
+    plain = np.arange(1 << 20, dtype=np.uint64)
+    pages.PagesBehind(plain).release(1 << 20)
+    assert (plain == np.arange(1 << 20, dtype=np.uint64)).all()

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from heapspurs.index.heap_index import HeapIndex
+from heapspurs.index.pages import PagesBehind
 from heapspurs.names.alloc_sites import allocation_sites
 from heapspurs.names.naming import names_of
 from heapspurs.render.objects_view import found_object_json, object_line, object_pointer_lines
@@ -84,6 +85,8 @@ def _native(ix: HeapIndex, objs: np.ndarray, mode: int) -> None:
     tables = _tables(ix, mode) if mode != ADDRESSES else ()
     index = _index(ix)
     objs = np.ascontiguousarray(objs, np.int64)
+    by_object, by_pointer = _pages(ix, mode)
+    in_order = bool((objs[1:] >= objs[:-1]).all())
     sys.stdout.flush()
     fd, write = binary_output()
     for start in range(0, len(objs), CHUNK):
@@ -91,6 +94,21 @@ def _native(ix: HeapIndex, objs: np.ndarray, mode: int) -> None:
                               start == 0, fd, LIMIT)
         if text:
             write(text)
+        if in_order and start + CHUNK < len(objs):
+            upto = int(objs[start + CHUNK])
+            by_object.release(upto)
+            by_pointer.release(int(ix.pstart[upto]))
+
+
+def _pages(ix: HeapIndex, mode: int) -> tuple[PagesBehind, PagesBehind]:
+    """The arrays a listing in address order reads from start to end: per object and per
+    pointer slot (not the addresses in JSON: they are also read at random, as targets)."""
+    names = names_of(ix)
+    per_object = [ix.size, ix.pstart, ix.phantom, ix.header, allocation_sites(ix).bucket_of,
+                  *([] if mode == JSON else [ix.addr])]
+    per_object += [a for a in (names.object_ids, names.typing and names.typing.object_type)
+                   if a is not None]
+    return PagesBehind(*per_object), PagesBehind(ix.poff, ix.pval, ix.pdst)
 
 
 def _python(ix: HeapIndex, objs: np.ndarray, mode: int) -> None:
