@@ -7,6 +7,7 @@ the section, a location list that never ends."""
 from __future__ import annotations
 
 import struct
+import subprocess
 import zlib
 from pathlib import Path
 
@@ -152,3 +153,14 @@ def test_reference_past_section_is_one_line(types_run, tmp_path):
     assert "Traceback" not in res.err
     assert len(res.err.strip().splitlines()) == 1
     assert f"refers to offset {0xFFFFFF00}, past the end of .debug_info" in res.err
+
+
+def test_zstd_sections_are_named(types_run, tmp_path):
+    # objcopy comes with binutils, beside the gcc that builds the native code.
+    bad = tmp_path / "prog"
+    subprocess.run(["objcopy", "--compress-debug-sections=zstd", str(types_run.binary),
+                    str(bad)], check=True, capture_output=True)
+    res = run_process("--program", bad, types_run.dump, "--histogram", "--no-cache")
+    assert res.status == 2, res.err
+    assert len(res.err.strip().splitlines()) == 1
+    assert ".debug_info is zstd-compressed" in res.err and "--decompress-debug-sections" in res.err

@@ -35,9 +35,18 @@ def available() -> bool:
 
 def _section(elf, name: str) -> bytes:
     """A section's bytes, decompressed (SHF_COMPRESSED by pyelftools, or old ``.zdebug_``)."""
+    from elftools.common.exceptions import ELFCompressionError
+
     s = elf.get_section_by_name(name)
     if s is not None:
-        return s.data()
+        try:
+            return s.data()
+        except ELFCompressionError as e:
+            if "0x2" in str(e):  # ELFCOMPRESS_ZSTD
+                raise ValueError(f"{name} is zstd-compressed, which heapspurs does not read: "
+                                 "`objcopy --decompress-debug-sections` gives a copy it reads"
+                                 ) from None
+            raise
     z = elf.get_section_by_name(".z" + name[1:])
     if z is None:
         return b""
