@@ -45,16 +45,12 @@ def _column(ids: np.ndarray | None, values: list[str]) -> Column:
     return (np.ascontiguousarray(ids, np.int32), *_strings(values))
 
 
-def _json_string(text: str) -> str:
-    return json.dumps(text)
-
-
 def _columns(ix: HeapIndex, mode: int) -> tuple[Column, Column, Column]:
     """Per object: its name (``--oid``), its type (``--program``), its allocation site (text)
     or stack (JSON)."""
     names = names_of(ix)
     sites = allocation_sites(ix)
-    quote = _json_string if mode == JSON else str
+    quote = json.dumps if mode == JSON else str
     typing = names.typing
     if mode == JSON:
         stacks = [json.dumps([{"function": f.function, "file": f.file, "line": f.line}
