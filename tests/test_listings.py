@@ -65,7 +65,7 @@ def test_native_listing_is_the_reference_byte_for_byte(named_dump, mode):
     assert native == python
     assert len(native.splitlines()) >= len(small)
     if mode == listing.TEXT:
-        assert "[phantom]" in native
+        assert native.count(" [phantom]\n") == int(ix.phantom.sum())  # none before Go 1.22
         if program == "listings":  # allocation sites, pointer values named by object ids
             assert "(allocated at main.makeItems " in native and " (listings.Item)\n" in native
         else:  # globals, hostile object ids
