@@ -52,7 +52,7 @@ def retained(path: str, address: int, limit: int, opts: Options) -> None:
     d = dominated_by(ix, obj, limit)
     if opts.as_json:
         emit_json({**retention_view.dominated_json(ix, d, tree.reachable_bytes),
-                   **({"note": note} if note else {})})
+                   **({"note": note} if note else {})}, opts)
     else:
         write_lines([*([f"({note})"] if note else []),
                      *retention_view.dominated_text(ix, d, tree.reachable_bytes)])
@@ -142,6 +142,12 @@ def pprof(path: str, output: str, opts: Options) -> None:
         builder.sample(smp.stack, [smp.count, smp.bytes, smp.retained])
     write_atomic(output, builder.encode())
     total = sum(smp.bytes for smp in samples)
-    write_lines([f"Wrote {output}: {sum(smp.count for smp in samples)} objects, "
-                 f"{size_text(total)} in {len(samples)} samples "
-                 f"(go tool pprof -http=: {output})"])
+    count = sum(smp.count for smp in samples)
+    line = (f"Wrote {output}: {count} objects, {size_text(total)} in {len(samples)} samples "
+            f"(go tool pprof -http=: {output})")
+    if opts.as_json:
+        click.echo(line, err=True)
+        emit_json({"output": output, "objects": count, "bytes": total,
+                   "samples": len(samples)})
+    else:
+        write_lines([line])

@@ -18,6 +18,7 @@ from heapspurs.analysis.keepalive import keepalive_graph
 from heapspurs.analysis.owners import owner_tree
 from heapspurs.analysis.reach import summarize
 from heapspurs.cli.errors import NotFound
+from heapspurs.format.errors import about
 from heapspurs.format.reader import DumpReader
 from heapspurs.format.records import MemProfBucket
 from heapspurs.index import load as index_load
@@ -58,6 +59,7 @@ class Options:
     oid: str | None = None  # --oid FILE
     strict: bool = False
     stacks: bool = False  # --stacks: count sampled objects by their whole allocation stack
+    merged: dict[str, Any] | None = None  # several questions about one object: one document
 
     @property
     def naming(self) -> bool:
@@ -86,7 +88,12 @@ def load_index(path: str, opts: Options | None = None) -> HeapIndex:
     return ix
 
 
-def emit_json(data: Any) -> None:
+def emit_json(data: Any, opts: Options | None = None) -> None:
+    """Write one JSON document; or, while ``opts.merged`` collects the answers of several
+    questions about one object, add ``data``'s keys to it."""
+    if opts is not None and opts.merged is not None:
+        opts.merged.update(data)
+        return
     write_lines([json.dumps(data, indent=2)])
 
 
@@ -102,7 +109,7 @@ def print_dump(path: str, opts: Options | None = None) -> None:
         names = print_names(names_of(ix))
     sites: dict[int, str] = {}  # bucket -> allocation site, collected as the buckets go by
     names = dataclasses.replace(names, bucket=sites.get)
-    with DumpReader(path) as reader:
+    with about(path), DumpReader(path) as reader:
         if native_print.AVAILABLE:
             native_print.print_records(reader, names, table, sites)
             return
@@ -175,7 +182,7 @@ def anchors(path: str, address: int, opts: Options) -> None:
     obj, note = locate(ix, address, opts)
     report = find_anchors(ix, obj, conservative=opts.conservative)
     if opts.as_json:
-        emit_json(anchors_json(ix, report, note))
+        emit_json(anchors_json(ix, report, note), opts)
     else:
         write_lines(anchors_text(ix, report, note))
 
@@ -185,7 +192,7 @@ def owners(path: str, address: int, depth: int, opts: Options) -> None:
     obj, note = locate(ix, address, opts)
     tree = owner_tree(ix, obj, depth, phantoms=opts.phantoms)
     if opts.as_json:
-        emit_json(owners_json(ix, obj, tree, note))
+        emit_json(owners_json(ix, obj, tree, note), opts)
     else:
         write_lines(owners_text(ix, obj, tree, note, depth))
 
@@ -219,7 +226,7 @@ def hexdump(path: str, address: int, opts: Options) -> None:
                                "value_hex": data[o : o + n].hex() if n <= 64 else None,
                                "value": int.from_bytes(data[o : o + n], order)
                                if kind == "value" and n in (1, 2, 4, 8) else None}
-                              for p, t, o, n, kind in fields]})
+                              for p, t, o, n, kind in fields]}, opts)
         return
     lines = [*title, *hexdump_lines(data), *pointer_slot_lines(offs)]
     if fields:
@@ -259,11 +266,17 @@ def graph(path: str, address: int, output: str, max_nodes: int, all_owners: bool
     if g.left_out:
         title += f" ({g.left_out} owners left out: over the {max_nodes}-node budget)"
     nroots = len({(a.kind, a.ref) for a in g.anchors if a.kind != "finalizer"})
-    lines = [object_line(ix, obj)] + ([f"  ({note})"] if note else [])
-    lines.append(f"Rendering graph ({len(g.nodes) + nroots} nodes)...")
-    write_lines(lines)
+    nodes = len(g.nodes) + nroots
+    if not opts.as_json:
+        lines = [object_line(ix, obj)] + ([f"  ({note})"] if note else [])
+        write_lines([*lines, f"Rendering graph ({nodes} nodes)..."])
     write_graph(graph_dot(ix, g, title), output)
-    write_lines([f"Wrote {output}"])
+    if opts.as_json:
+        click.echo(f"Wrote {output}", err=True)
+        emit_json({"object": object_json(ix, obj), **({"note": note} if note else {}),
+                   "output": output, "nodes": nodes, "left_out": g.left_out})
+    else:
+        write_lines([f"Wrote {output}"])
 
 
 def find(path: str, pattern: str, opts: Options) -> None:

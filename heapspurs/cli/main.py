@@ -100,9 +100,10 @@ Exit status: 0 answered; 1 nothing found (e.g. no object at --address);
 @click.option("--strict", is_flag=True,
               help="Fail (exit 2) when --program does not match the dump, instead of warning.")
 @click.option("--no-cache", is_flag=True, help="Neither read nor write the on-disk index cache.")
-@click.version_option(package_name="heapspurs")
-def cli(dump: str, print_records: bool, address: str | None, anchors: bool, owners: int | None,
-        hexdump: bool, as_json: bool, phantoms: bool, conservative: bool, output: str,
+@click.pass_context
+def cli(ctx: click.Context, dump: str, print_records: bool, address: str | None,
+        anchors: bool, owners: int | None, hexdump: bool, as_json: bool, phantoms: bool,
+        conservative: bool, output: str,
         max_nodes: int, all_owners: bool, top_count: int | None, suspects: bool,
         threshold: float, show_retained: bool, unreachable: bool, histogram: bool,
         goroutines: bool, base: str | None, pprof_out: str | None, program: str | None,
@@ -125,17 +126,36 @@ def cli(dump: str, print_records: bool, address: str | None, anchors: bool, owne
       heapspurs dump.bin --pprof heap.pb.gz
     """
     from heapspurs.cli.commands import Options
+    from heapspurs.cli.questions import asked
 
+    question = asked(given_options(ctx), lambda name: option_name(ctx, name), as_json)
     options = Options(phantoms=phantoms, conservative=conservative, use_cache=not no_cache,
                       as_json=as_json, program=program, oid=oid, strict=strict,
                       stacks=stacks)
     try:
         census = Census(top_count, suspects, threshold / 100.0, show_retained, unreachable,
                         histogram, goroutines, base, pprof_out)
-        run_command(dump, print_records, address, anchors, owners, hexdump, output, max_nodes,
-                    all_owners, find_pattern, census, options)
+        run_command(dump, question, address, owners, output, max_nodes, all_owners,
+                    find_pattern, census, options)
     except BrokenPipeError:
         raise OutputClosed from None  # click would turn EPIPE into exit status 1
+
+
+def given_options(ctx: click.Context) -> list[str]:
+    """The parameters set on the command line (not left at their defaults)."""
+    from click.core import ParameterSource
+
+    return [name for name in ctx.params
+            if ctx.get_parameter_source(name) not in (None, ParameterSource.DEFAULT,
+                                                      ParameterSource.DEFAULT_MAP)]
+
+
+def option_name(ctx: click.Context, name: str) -> str:
+    """The option as users write it: ``top_count`` -> ``--top``."""
+    for param in ctx.command.params:
+        if param.name == name:
+            return next((o for o in param.opts if o.startswith("--")), param.opts[0])
+    return name
 
 
 @dataclass
@@ -152,83 +172,82 @@ class Census:
     base: str | None = None
     pprof: str | None = None
 
-    @property
-    def asked(self) -> bool:
-        return (self.top is not None or self.suspects or self.retained or self.unreachable
-                or self.histogram or self.goroutines or self.base is not None
-                or self.pprof is not None)
 
-
-def run_command(dump: str, print_records: bool, address: str | None, anchors: bool,
-                owners: int | None, hexdump: bool, output: str, max_nodes: int, all_owners: bool,
-                find_pattern: str | None, census: Census, options: commands.Options) -> None:
+def run_command(dump: str, question: list[str], address: str | None, owners: int | None,
+                output: str, max_nodes: int, all_owners: bool, find_pattern: str | None,
+                census: Census, options: commands.Options) -> None:
+    """Answer the one ``question`` (see heapspurs.cli.questions.asked)."""
     from heapspurs.cli import commands
 
     if os.path.isdir(dump):
-        raise DumpFormatError("not a Go heap dump: it is a directory")
+        raise DumpFormatError("not a Go heap dump: it is a directory", path=dump)
     for given in (options.program, options.oid):
         if given and os.path.exists(given) and os.path.samefile(given, dump):
             raise click.UsageError(f"{given} is the dump itself")
-    if print_records:
+    if census.base is not None and os.path.samefile(census.base, dump):
+        raise click.UsageError("--base is the dump itself")
+    q = question[0]
+    if q == "print_records":
         commands.print_dump(dump, options)
-        return
-    if find_pattern is not None:
-        commands.find(dump, find_pattern, options)
-        return
-    if (anchors or owners is not None or hexdump or census.retained) and address is None:
-        raise click.UsageError("--anchors, --owners, --hexdump and --retained need --address")
-    whole_heap = False
-    if census.asked:
-        from heapspurs.cli import census as census_cmds  # only when asked: faster start-up
-    if census.top is not None:
-        census_cmds.top(dump, census.top, options)
-        whole_heap = True
-    if census.suspects:
-        census_cmds.suspects(dump, census.threshold, options)
-        whole_heap = True
-    if census.histogram:
-        census_cmds.histogram(dump, options)
-        whole_heap = True
-    if census.unreachable:
-        census_cmds.unreachable(dump, options)
-        whole_heap = True
-    if census.goroutines:
-        census_cmds.goroutines(dump, options)
-        whole_heap = True
-    if census.base is not None:
-        if os.path.samefile(census.base, dump):
-            raise click.UsageError("--base is the dump itself")
-        census_cmds.base_diff(dump, census.base, options)
-        whole_heap = True
-    if census.pprof is not None:
-        census_cmds.pprof(dump, census.pprof, options)
-        whole_heap = True
-    if whole_heap and address is None:
-        return
-    if address is None:
+    elif q == "find_pattern":
+        commands.find(dump, find_pattern or "", options)
+    elif q == "summary":
         commands.summary(dump, options)
-        return
-    addr = parse_address(address)
-    if census.retained:
+    elif q == "graph":
+        commands.graph(dump, parse_address(address or ""), output, max_nodes, all_owners,
+                       options)
+    elif q in ("show_retained", "hexdump", "anchors", "owners"):
+        object_questions(dump, parse_address(address or ""), question, owners, options)
+    else:
+        whole_heap(dump, q, census, options)
+
+
+def whole_heap(dump: str, question: str, census: Census, options: commands.Options) -> None:
+    """One of the whole-heap questions (imported only then: faster start-up for the rest)."""
+    from heapspurs.cli import census as census_cmds
+
+    if question == "top_count":
+        census_cmds.top(dump, census.top or 0, options)
+    elif question == "suspects":
+        census_cmds.suspects(dump, census.threshold, options)
+    elif question == "histogram":
+        census_cmds.histogram(dump, options)
+    elif question == "unreachable":
+        census_cmds.unreachable(dump, options)
+    elif question == "goroutines":
+        census_cmds.goroutines(dump, options)
+    elif question == "base":
+        census_cmds.base_diff(dump, census.base or "", options)
+    elif question == "pprof_out":
+        census_cmds.pprof(dump, census.pprof or "", options)
+
+
+def object_questions(dump: str, addr: int, asked: list[str], depth: int | None,
+                     options: commands.Options) -> None:
+    """--retained, --hexdump, --anchors, --owners of one object, in that order; with --json
+    their answers merged into one document."""
+    from heapspurs.cli import commands
+
+    if options.as_json and len(asked) > 1:
+        options.merged = {}
+    if "show_retained" in asked:
+        from heapspurs.cli import census as census_cmds
+
         census_cmds.retained(dump, addr, 20, options)
-    if hexdump:
+    if "hexdump" in asked:
         commands.hexdump(dump, addr, options)
-    if anchors:
+    if "anchors" in asked:
         commands.anchors(dump, addr, options)
-    if owners is not None:
-        commands.owners(dump, addr, owners, options)
-    if not (hexdump or anchors or owners is not None or census.retained or whole_heap):
-        commands.graph(dump, addr, output, max_nodes, all_owners, options)
+    if "owners" in asked:
+        commands.owners(dump, addr, depth if depth is not None else 1, options)
+    if options.merged is not None:
+        merged, options.merged = options.merged, None
+        commands.emit_json(merged)
 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the command, turning known failures into one line and an exit status."""
-    dump_name = "heapspurs"
     args = sys.argv[1:] if argv is None else argv
-    for a in args:
-        if not a.startswith("-") and os.path.exists(a):
-            dump_name = a
-            break
     try:
         cli.main(args=args, prog_name="heapspurs", standalone_mode=False)
     except click.exceptions.Exit as e:
@@ -240,7 +259,7 @@ def main(argv: list[str] | None = None) -> None:
         click.echo("Aborted!", err=True)
         sys.exit(130)
     except DumpFormatError as e:
-        click.echo(f"heapspurs: {dump_name}: {e}", err=True)
+        click.echo(f"heapspurs: {e.path or 'the dump'}: {e}", err=True)
         sys.exit(EXIT_INPUT)
     except (UnsafeOutput, ValueError) as e:
         click.echo(f"heapspurs: {e}", err=True)

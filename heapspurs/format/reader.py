@@ -84,21 +84,22 @@ def open_dump(path: str | os.PathLike[str]) -> tuple[mmap.mmap | bytes, int]:
                 head = f.read(len(HEADER))
                 if head and HEADER.startswith(head):
                     raise DumpFormatError(
-                        f"truncated heap dump header ({size} bytes)", offset=size
+                        f"truncated heap dump header ({size} bytes)", offset=size, path=p
                     )
                 raise DumpFormatError("not a Go heap dump: file is empty" if size == 0
                                       else "not a Go heap dump: missing 'go1.7 heap dump' header",
-                                      offset=0)
+                                      offset=0, path=p)
             buf = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
     except IsADirectoryError:
-        raise DumpFormatError("not a Go heap dump: it is a directory") from None
+        raise DumpFormatError("not a Go heap dump: it is a directory", path=p) from None
     except PermissionError as e:
-        raise DumpFormatError(f"cannot read the file: {e.strerror}") from None
+        raise DumpFormatError(f"cannot read the file: {e.strerror}", path=p) from None
     except OSError as e:
-        raise DumpFormatError(f"cannot read the file: {e.strerror or e}") from None
+        raise DumpFormatError(f"cannot read the file: {e.strerror or e}", path=p) from None
     if buf[: len(HEADER)] != HEADER:
         buf.close()
-        raise DumpFormatError("not a Go heap dump: missing 'go1.7 heap dump' header", offset=0)
+        raise DumpFormatError("not a Go heap dump: missing 'go1.7 heap dump' header", offset=0,
+                              path=p)
     return buf, size
 
 
@@ -216,7 +217,7 @@ class DumpReader:
             try:
                 if pos >= end:
                     raise DumpFormatError("heap dump ends without an EOF record (truncated?)",
-                                          offset=pos, record=number)
+                                          offset=pos, record=number, path=self.path)
                 tag = uvarint()
                 record: Record
                 if tag == TAG_OBJECT:
@@ -292,21 +293,21 @@ class DumpReader:
                         raise DumpFormatError(
                             f"the EOF record is followed by {end - pos} more bytes "
                             "(corrupt record tag, or garbage appended)", offset=start,
-                            record=number)
+                            record=number, path=self.path)
                     self.position = pos
                     yield start, EndOfFile()
                     return
                 else:
                     raise DumpFormatError(f"unknown record tag {tag}", offset=start,
-                                          record=number)
+                                          record=number, path=self.path)
             except _Truncated:
                 kind = TAG_NAMES.get(buf[start], "record") if start < end else "record"
                 raise DumpFormatError(f"heap dump is truncated inside a {kind} record",
-                                      offset=end, record=number) from None
+                                      offset=end, record=number, path=self.path) from None
             except _Bad as e:
                 kind = TAG_NAMES.get(buf[start], "record")
                 raise DumpFormatError(f"bad {kind} record: {e}", offset=pos,
-                                      record=number) from None
+                                      record=number, path=self.path) from None
             self.position = pos
             yield start, record
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
+from heapspurs.format.errors import about
 from heapspurs.index import cache
 from heapspurs.index.heap_index import HeapIndex, build_index
 from heapspurs.scan.native_scan import AVAILABLE as NATIVE
@@ -40,9 +41,10 @@ def load_index(path: str, use_cache: bool = True,
         cached = cache.load(path)
         if cached is not None:
             return cached
-    raw = scan(path)
-    step("scan")
-    ix = build_index(raw, path)
+    with about(path):  # every error of the scan names this dump
+        raw = scan(path)
+        step("scan")
+        ix = build_index(raw, path)
     step("index")
     if use_cache:
         cache.save(ix, path)
