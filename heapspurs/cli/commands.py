@@ -22,7 +22,7 @@ from heapspurs.format.errors import about
 from heapspurs.format.reader import DumpReader
 from heapspurs.format.records import MemProfBucket
 from heapspurs.index import load as index_load
-from heapspurs.index.geometry import MALLOC_HEADER
+from heapspurs.index.geometry import MALLOC_HEADER, unknown_release_note
 from heapspurs.index.heap_index import HeapIndex
 from heapspurs.names.alloc_sites import HOW_TO, allocation_sites, bucket_site_label
 from heapspurs.names.attach import attach_names
@@ -60,6 +60,7 @@ class Options:
     strict: bool = False
     stacks: bool = False  # --stacks: count sampled objects by their whole allocation stack
     merged: dict[str, Any] | None = None  # several questions about one object: one document
+    warned: set[str] = dataclasses.field(default_factory=set)  # warnings given in this run
 
     @property
     def naming(self) -> bool:
@@ -81,6 +82,10 @@ def load_index(path: str, opts: Options | None = None) -> HeapIndex:
         with click.progressbar(length=len(index_load.STAGES), label="Indexing the dump",
                                file=sys.stderr, show_eta=False) as bar:
             ix = index_load.load_index(path, opts.use_cache, progress=lambda stage: bar.update(1))
+    note = unknown_release_note(ix.params.version)
+    if note and note not in opts.warned:
+        opts.warned.add(note)
+        warn(note)
     if opts.naming:
         attach_names(ix, opts.program, opts.oid, opts.strict, warn)
     if opts.stacks:

@@ -44,7 +44,8 @@ Exit status: 0 answered; 1 nothing found (e.g. no object at --address);
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]}, epilog=EPILOG)
-@click.argument("dump", type=click.Path(exists=True, dir_okay=True, path_type=str))
+@click.argument("dump", required=False,
+                type=click.Path(exists=True, dir_okay=True, path_type=str))
 @click.option("--print", "print_records", is_flag=True,
               help="Print every record of the dump in file order.")
 @click.option("--address", "-a", metavar="ADDR",
@@ -100,15 +101,21 @@ Exit status: 0 answered; 1 nothing found (e.g. no object at --address);
 @click.option("--strict", is_flag=True,
               help="Fail (exit 2) when --program does not match the dump, instead of warning.")
 @click.option("--no-cache", is_flag=True, help="Neither read nor write the on-disk index cache.")
+@click.option("--cache-info", is_flag=True,
+              help="Show the index cache folder, its size cap and the dumps in it (no DUMP).")
+@click.option("--cache-clear", is_flag=True, help="Empty the index cache folder (no DUMP).")
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True,
+              callback=lambda ctx, param, value: show_version(ctx, param, value),
+              help="Show the version, Python, numpy and which native extensions are in use.")
 @click.pass_context
-def cli(ctx: click.Context, dump: str, print_records: bool, address: str | None,
+def cli(ctx: click.Context, dump: str | None, print_records: bool, address: str | None,
         anchors: bool, owners: int | None, hexdump: bool, as_json: bool, phantoms: bool,
         conservative: bool, output: str,
         max_nodes: int, all_owners: bool, top_count: int | None, suspects: bool,
         threshold: float, show_retained: bool, unreachable: bool, histogram: bool,
         goroutines: bool, base: str | None, pprof_out: str | None, program: str | None,
         stacks: bool, oid: str | None, find_pattern: str | None, strict: bool,
-        no_cache: bool) -> None:
+        no_cache: bool, cache_info: bool, cache_clear: bool) -> None:
     """Analyze a Go heap dump written by runtime/debug.WriteHeapDump.
 
     \b
@@ -124,11 +131,21 @@ def cli(ctx: click.Context, dump: str, print_records: bool, address: str | None,
       heapspurs dump.bin --goroutines    # goroutines by stack, with what they retain
       heapspurs new.bin --base old.bin   # what grew
       heapspurs dump.bin --pprof heap.pb.gz
+      heapspurs --cache-info             # the index cache (--cache-clear empties it)
     """
     from heapspurs.cli.commands import Options
     from heapspurs.cli.questions import asked
 
     question = asked(given_options(ctx), lambda name: option_name(ctx, name), as_json)
+    if question[0] in ("cache_info", "cache_clear"):
+        from heapspurs.cli import about
+
+        if dump is not None:
+            raise click.UsageError(f"{option_name(ctx, question[0])} takes no DUMP")
+        (about.cache_info if question[0] == "cache_info" else about.cache_clear)(as_json)
+        return
+    if dump is None:
+        raise click.UsageError("Missing argument 'DUMP'.")
     options = Options(phantoms=phantoms, conservative=conservative, use_cache=not no_cache,
                       as_json=as_json, program=program, oid=oid, strict=strict,
                       stacks=stacks)
@@ -139,6 +156,12 @@ def cli(ctx: click.Context, dump: str, print_records: bool, address: str | None,
                     find_pattern, census, options)
     except BrokenPipeError:
         raise OutputClosed from None  # click would turn EPIPE into exit status 1
+
+
+def show_version(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    from heapspurs.cli import about  # numpy and the extensions: only when asked
+
+    about.show_version(ctx, param, value)
 
 
 def given_options(ctx: click.Context) -> list[str]:

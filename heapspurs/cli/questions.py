@@ -14,7 +14,7 @@ import click
 
 # Parameter names (as click passes them) of the questions: at most one per run.
 QUESTIONS = ("print_records", "find_pattern", "address", "top_count", "suspects", "histogram",
-             "unreachable", "goroutines", "base", "pprof_out")
+             "unreachable", "goroutines", "base", "pprof_out", "cache_info", "cache_clear")
 # The questions about the object at --address; they combine with each other.
 OBJECT_QUESTIONS = ("show_retained", "hexdump", "anchors", "owners")
 GRAPH = "graph"  # --address alone

@@ -4,7 +4,8 @@ Kept in ``$XDG_CACHE_HOME/heapspurs`` (or ``~/.cache/heapspurs``), one folder pe
 the dump's absolute path, size, mtime and a hash of its first and last MiB. Written into a
 temporary folder and renamed into place; loaded with memory maps; anything missing, damaged or
 inconsistent is rebuilt, never trusted. A cache folder that is not ours, is a symlink or is not
-writable is ignored with a notice.
+writable is ignored with a notice. The folder has a size cap (see
+:mod:`heapspurs.index.cache_space`): least-recently-used dumps are evicted first.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from heapspurs.format.records import (
     ProfileFrame,
     TypeRecord,
 )
+from heapspurs.index import cache_space
 from heapspurs.index.heap_index import HeapIndex, RootEdges
 from heapspurs.scan.raw import RawScan, SegmentInfo
 
@@ -123,6 +125,7 @@ def save(ix: HeapIndex, path: str) -> None:
             segments.append([s.bss, s.address, s.size, s.contents_offset])
         meta = {
             "format": FORMAT, "key": key, "count": int(ix.count),
+            "dump": os.path.abspath(path),
             "params": _plain(raw.params), "file_size": raw.file_size,
             "record_count": raw.record_count, "names": raw.names, "segments": segments,
             "memstats": _plain(raw.memstats) if raw.memstats else None,
@@ -132,6 +135,7 @@ def save(ix: HeapIndex, path: str) -> None:
         (tmp / "meta.json").write_text(json.dumps(meta))
         os.replace(tmp, final)
         ix.cache_folder = final
+        cache_space.trim(root, keep=final)
     except OSError as e:
         _notice(f"could not write the index cache: {e.strerror or e}")
     finally:
@@ -147,7 +151,9 @@ def load(path: str) -> HeapIndex | None:
     if not folder.is_dir() or folder.is_symlink():
         return None
     try:
-        return _read(folder, path)
+        ix = _read(folder, path)
+        cache_space.touch(folder)
+        return ix
     except (OSError, ValueError, KeyError, TypeError, json.JSONDecodeError):
         shutil.rmtree(folder, ignore_errors=True)  # damaged: rebuild
         return None
@@ -212,6 +218,7 @@ def derived(ix: HeapIndex, name: str, compute: Callable[[], np.ndarray]) -> np.n
             with os.fdopen(fd, "wb") as f:
                 np.save(f, value, allow_pickle=False)
             os.replace(tmp, target)
+            cache_space.trim(folder.parent, keep=folder)
         except OSError as e:
             _notice(f"could not write the index cache: {e.strerror or e}")
         finally:

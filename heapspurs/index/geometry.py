@@ -31,6 +31,20 @@ def go_release(version: str) -> tuple[int, int]:
     return (int(m.group(1)), int(m.group(2))) if m else (1, 99)
 
 
+def unknown_release_note(version: str) -> str | None:
+    """What is assumed of a Go version string that is not ``goX.Y...`` (a devel toolchain,
+    a damaged params record), for a warning; None when it is a release."""
+    if re.match(r"go(\d+)\.(\d+)", version):
+        return None
+    heap_bits, green_tea = layout_features(version)
+    rules = ["malloc headers and heap bits at the end of small spans (Go 1.22+)" if heap_bits
+             else "no malloc headers (before Go 1.22 or GOEXPERIMENT=noallocheaders)"]
+    if green_tea:
+        rules.append("the Green Tea GC's inline mark bits (Go 1.26+)")
+    return (f"the dump's Go version {version[:60]!r} is not goX.Y: assuming the newest "
+            f"release's heap layout for phantoms and malloc headers: {' and '.join(rules)}")
+
+
 def layout_features(version: str) -> tuple[bool, bool]:
     """(heap bits at the end of small spans, Green Tea inline mark bits) for this Go release."""
     release = go_release(version)
