@@ -102,3 +102,24 @@ def test_questions_about_one_object_combine_in_text(basics):
     res = run(basics.dump, "--address", addr, "--hexdump", "--anchors")
     assert res.status == 0, res.err
     assert "anchor(s):" in res.out and "Pointer: 0x" in res.out
+
+
+def test_version_names_python_numpy_and_the_native_extensions():
+    import importlib
+    import platform
+
+    import numpy
+
+    res = run("--version")
+    assert res.status == 0, res.err
+    assert res.out.startswith("heapspurs ")
+    assert f"Python {platform.python_version()}" in res.out and numpy.__version__ in res.out
+    for module in ("heapspurs.scan._cscan", "heapspurs.analysis._cgraph",
+                   "heapspurs.names._cdwarf"):
+        line = next(x for x in res.out.splitlines() if x.startswith(module))
+        try:
+            importlib.import_module(module)
+            built = True
+        except ImportError:
+            built = False
+        assert line.endswith(": native") == built, line
