@@ -48,3 +48,26 @@ def run_process(*args: str, timeout: float = 60, shell_pipe: str | None = None) 
     else:
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
     return Result(p.returncode, p.stdout, p.stderr)
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() == "true"
+
+
+def tool_present(path: str | None, what: str) -> bool:
+    """Whether an external tool the tests use is installed. Missing, it fails the test in CI
+    (CI=true: a failed install must not land untested work) and returns False elsewhere."""
+    if path is None and in_ci():
+        import pytest
+
+        pytest.fail(f"{what} is not installed (CI=true: required; scripts/setup.sh installs it)")
+    return path is not None
+
+
+def needs_tool(path: str | None, what: str) -> None:
+    """Skip the test when the tool is missing (fail it in CI)."""
+    if not tool_present(path, what):
+        import pytest
+
+        pytest.skip(f"{what} is not installed (scripts/setup.sh installs the Debian package "
+                    "when root)")

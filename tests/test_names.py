@@ -9,8 +9,8 @@ import shutil
 import xml.etree.ElementTree as ET
 
 import pytest
-from clirun import run, run_process
-from gotools import build, go_nm, run_dump
+from clirun import run, run_process, tool_present
+from gotools import build, go_nm, raw_records, run_dump
 
 from heapspurs.index.load import load_index
 from heapspurs.names.elf_binary import read_binary
@@ -210,13 +210,22 @@ def test_find_nothing_and_bad_patterns(names_run, tmp_path):
     res = run(names_run.dump, "--oid", oids, "--find", "main.(")
     assert res.status == 2 and "not a valid regular expression" in res.err
     assert "Traceback" not in res.err
-    res = run(names_run.dump, "--find", "main")
-    from heapspurs.names.alloc_sites import allocation_sites
 
-    if allocation_sites(load_index(str(names_run.dump))).any:  # sites are names too
-        assert res.status in (0, 1)
-    else:  # nothing to search: say what would give names
-        assert res.status == 2 and "--oid" in res.err and "MemProfileRate" in res.err
+
+def test_find_searches_allocation_sites_or_says_how_to_get_them(basics_run, tmp_path):
+    """basics sets MemProfileRate = 1 (its facts say so) and allocates in main.main: its sites
+    match; the same dump without its memory-profile records has nothing to search."""
+    assert basics_run.facts["memprofile_rate"] == 1
+    res = run(basics_run.dump, "--find", "main")
+    assert res.status == 0 and "(allocated at main.main main.go:" in res.out, res.err
+    records = list(raw_records(basics_run.dump))
+    data = basics_run.dump.read_bytes()
+    keep = [data[r.offset : nxt.offset] for r, nxt in zip(records, records[1:], strict=False)
+            if r.tag not in ("memprof", "allocsample")]
+    bare = tmp_path / "bare.dump"
+    bare.write_bytes(data[: records[0].offset] + b"".join(keep) + data[records[-1].offset :])
+    res = run(bare, "--find", "main")
+    assert res.status == 2 and "--oid" in res.err and "MemProfileRate" in res.err
 
 
 def test_unlisted_ids_stay_unnamed(names_run, tmp_path):
@@ -252,7 +261,7 @@ def test_graph_labels_carry_names_escaped(names_run, tmp_path):
     assert 'evil<script>alert(\\"x\\")</script>&\'\\\\N' in dot
     assert 'taillabel="main.savedReports"' in dot
     assert "darkgreen" in dot
-    if shutil.which("dot"):
+    if tool_present(shutil.which("dot"), "Graphviz (dot)"):
         svg = tmp_path / "g.svg"
         assert run(names_run.dump, "--program", names_run.binary, "--oid", oids, "--address",
                    target, "-o", svg).status == 0
