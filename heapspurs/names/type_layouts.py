@@ -27,6 +27,9 @@ MAX_WORDS = 1 << 16  # pointer words of one flattened type; bigger types are not
 PTR, SLICE, STRING, EFACE, IFACE, OPAQUE, COUNTED, CHANBUF = range(8)
 # Where the length of what an array-like word points at is, in words from that word.
 LENGTH_WORD = {SLICE: 2, COUNTED: 1, CHANBUF: -1}
+# How many values of a type a target object holds: exactly one; an array (a slice's backing
+# store); or one or more (a plain pointer may point at the first of an array of T).
+SINGLE, ARRAY, ANY = range(3)
 COUNTED_FIELDS = {("sync.Pool", "local"): "sync.poolLocal",
                   ("sync.Pool", "victim"): "sync.poolLocal"}
 
