@@ -40,6 +40,9 @@ class Piece:
     def field_slots(self, field: int, npw: int) -> np.ndarray:
         """The slots whose index j within their object is ``field`` modulo ``npw``, in slot
         order."""
+        if self.kept is not None:
+            slots, _, j = self.kept
+            return slots[j % npw == field]
         first = self.lo + (field - self.lo) % npw
         n = np.maximum((self.hi - first + npw - 1) // npw, 0)
         return np.repeat(self.start + first, n) + npw * gather_ranges(np.zeros(len(n), np.int64), n)

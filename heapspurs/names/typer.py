@@ -415,6 +415,7 @@ class Typer(Seeds):
         if len(parts) != 1:
             return again
         parts[0].keep = True
+        parts[0].slots()
         return lambda: iter(parts)
 
     # ---- what typed pointer words lead to ----
