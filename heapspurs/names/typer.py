@@ -51,6 +51,7 @@ STRING_DATA = "string data"
 WORDS = 1 << 16  # words read from the dump at a time
 RELEASE = 1 << 11  # words read between two releases of the dump's pages (at most 8 MB)
 BIG_CAP = -2 - np.iinfo(np.int32).min  # capacity hints from here on are kept in big_caps
+COMPACT = 16  # budgets of proposed objects of one key that may wait unmerged (see queue)
 PROPAGATED = (PTR, SLICE, COUNTED, CHANBUF)  # actions whose targets get proposed, in order
 Walk = Callable[[], Iterator[Piece]]
 
@@ -67,6 +68,16 @@ def distinct(parts: list[np.ndarray]) -> np.ndarray:
     keep[0] = True
     np.not_equal(a[1:], a[:-1], out=keep[1:])
     return a[keep]
+
+
+def queue(parts: list[np.ndarray], objs: np.ndarray, least: int) -> None:
+    """Add proposed objects to a key's parts. Once the parts after the first hold as many as
+    the first and at least ``least`` objects, all are merged into their distinct values (many
+    pointers may lead to the same objects)."""
+    parts.append(objs)
+    rest = sum(len(p) for p in parts[1:])
+    if rest >= max(len(parts[0]), least):
+        parts.append(distinct(parts))
 
 
 class Typer(Seeds):
@@ -186,7 +197,7 @@ class Typer(Seeds):
         if len(objs) and t >= 0:
             key = (int(t), int(mode))
             self._note(0, key)
-            self.pending[key].append(objs)
+            queue(self.pending[key], objs, COMPACT * self.budget)
 
     def reached(self, objs: np.ndarray, vals: np.ndarray) -> np.ndarray:
         """Which pointer values point at the start of their object (past the malloc
@@ -209,7 +220,8 @@ class Typer(Seeds):
             if len(inside):
                 key = (int(t), mode)
                 self._note(1, key)
-                self.late[key].append(inside.astype(self.obj_dtype, copy=False))
+                queue(self.late[key], inside.astype(self.obj_dtype, copy=False),
+                      COMPACT * self.budget)
 
     def slot_targets(self, slots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(target object, pointer value) of pointer slots (indexes into the index's slot
