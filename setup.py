@@ -22,7 +22,9 @@ setup(
         ),
         Extension(
             "heapspurs.names._cdwarf",
-            ["heapspurs/names/_cdwarf.c"],
+            ["heapspurs/names/_cdwarf.c", "heapspurs/names/cdwarf_read.c",
+             "heapspurs/names/cdwarf_loclists.c", "heapspurs/names/cdwarf_walk.c"],
+            depends=["heapspurs/names/cdwarf.h"],
             extra_compile_args=["-O2", "-std=c99", "-Wall"],
             optional=True,  # without it: the pyelftools DWARF reader (slow on big binaries)
         ),
