@@ -4,5 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-.venv/bin/python -m ruff check heapspurs tests
+.venv/bin/python -m ruff check heapspurs tests fuzz bench
 exec .venv/bin/python -m pytest -q "$@"
