@@ -37,6 +37,7 @@ from heapspurs.format.records import (
     TypeRecord,
 )
 from heapspurs.index import cache_space
+from heapspurs.index.atomic_file import write_atomic
 from heapspurs.index.heap_index import HeapIndex, RootEdges
 from heapspurs.scan.raw import RawScan, SegmentInfo
 
@@ -213,17 +214,11 @@ def derived(ix: HeapIndex, name: str, compute: Callable[[], np.ndarray]) -> np.n
             pass
     value = compute()
     if target is not None and folder.is_dir() and not folder.is_symlink():
-        fd, tmp = tempfile.mkstemp(prefix=f".extra_{name}.", suffix=".npy", dir=folder)
         try:
-            with os.fdopen(fd, "wb") as f:
-                np.save(f, value, allow_pickle=False)
-            os.replace(tmp, target)
+            write_atomic(target, lambda f: np.save(f, value, allow_pickle=False))
             cache_space.trim(folder.parent, keep=folder)
         except OSError as e:
             _notice(f"could not write the index cache: {e.strerror or e}")
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
     return value
 
 
@@ -245,13 +240,7 @@ def save_extra_json(ix: HeapIndex, name: str, value: object) -> None:
     folder = getattr(ix, "cache_folder", None)
     if folder is None or not folder.is_dir() or folder.is_symlink():
         return
-    fd, tmp = tempfile.mkstemp(prefix=f".extra_{name}.", suffix=".json", dir=folder)
     try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(value, f)
-        os.replace(tmp, folder / f"extra_{name}.json")
+        write_atomic(folder / f"extra_{name}.json", json.dumps(value).encode())
     except OSError as e:
         _notice(f"could not write the index cache: {e.strerror or e}")
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)

@@ -1,10 +1,14 @@
-"""Writing output files safely: atomically (temp file + rename), never over an input file."""
+"""Writing output files safely: atomically (:func:`heapspurs.index.atomic_file.write_atomic`),
+never over an input file."""
 
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
+
+from heapspurs.index.atomic_file import write_atomic
+
+__all__ = ["UnsafeOutput", "check_not_input", "check_writable", "write_atomic"]
 
 
 class UnsafeOutput(Exception):
@@ -30,23 +34,3 @@ def check_writable(output: str | os.PathLike[str]) -> None:
         raise UnsafeOutput(f"cannot write {output}: the folder {parent} does not exist")
     if Path(output).is_dir():
         raise UnsafeOutput(f"cannot write {output}: it is a folder")
-
-
-def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
-    """Write ``data`` to a temporary file beside ``path``, then rename it into place."""
-    target = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp",
-                               dir=target.parent if str(target.parent) else ".")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the usual permissions
-        os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
