@@ -14,32 +14,7 @@ from __future__ import annotations
 
 from heapspurs.names.dwarf_types import AT_ELEM, AT_KIND, AT_RUNTIME_TYPE, GoType, GoTypes, Piece
 from heapspurs.names.errors import BinaryError
-
-
-def _uleb(b: list[int], i: int) -> tuple[int, int]:
-    v = shift = 0
-    while i < len(b):
-        v |= (b[i] & 0x7F) << shift
-        shift += 7
-        i += 1
-        if b[i - 1] < 0x80:
-            break
-    return v, i
-
-
-def _sleb(b: list[int], i: int) -> tuple[int, int]:
-    v = shift = 0
-    byte = 0
-    while i < len(b):
-        byte = b[i]
-        v |= (byte & 0x7F) << shift
-        shift += 7
-        i += 1
-        if byte < 0x80:
-            break
-    if byte & 0x40:
-        v -= 1 << shift
-    return v, i
+from heapspurs.names.leb128 import sleb128, uleb128
 
 
 def pieces(expr: list[int], size: int) -> list[Piece] | None:
@@ -51,17 +26,17 @@ def pieces(expr: list[int], size: int) -> list[Piece] | None:
         op = expr[i]
         where: int | None
         if op == 0x91:  # DW_OP_fbreg
-            where, i = _sleb(expr, i + 1)
+            where, i = sleb128(expr, i + 1)
         elif 0x50 <= op <= 0x6F:  # DW_OP_reg0..31
             where, i = None, i + 1
         elif op == 0x93:  # a DW_OP_piece with nothing before it: an optimized-out part
-            n, i = _uleb(expr, i + 1)
+            n, i = uleb128(expr, i + 1)
             off += n
             continue
         else:
             return None
         if i < len(expr) and expr[i] == 0x93:
-            n, i = _uleb(expr, i + 1)
+            n, i = uleb128(expr, i + 1)
         else:
             n = size - off
         out.append((off, n, where))

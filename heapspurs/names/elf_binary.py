@@ -14,6 +14,7 @@ from elftools.construct.core import ConstructError
 from elftools.elf.elffile import ELFFile
 
 from heapspurs.names.errors import BinaryError
+from heapspurs.names.leb128 import uleb128
 from heapspurs.names.table import NameTable
 
 STT_OBJECT, STT_FUNC = 1, 2
@@ -138,14 +139,7 @@ def _go_version(elf: ELFFile, file_size: int) -> str | None:
     data = _section_bytes(elf, sec, file_size, "the Go build info")
     if not data.startswith(BUILDINFO_MAGIC) or len(data) < 33 or not data[15] & 2:
         return None  # before Go 1.18 the version is behind pointers: not read
-    length, pos, shift = 0, 32, 0
-    while pos < len(data) and shift < 64:
-        b = data[pos]
-        pos += 1
-        length |= (b & 0x7F) << shift
-        shift += 7
-        if b < 0x80:
-            break
+    length, pos = uleb128(data, 32, limit=10)
     text = data[pos : pos + min(length, 64)]
     return text.decode("utf-8", errors="replace") or None
 
