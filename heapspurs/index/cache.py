@@ -85,17 +85,23 @@ def cache_root() -> Path | None:
     return root
 
 
-def dump_key(path: str) -> str:
-    """Identity of a dump file: path, size, mtime and its first and last MiB."""
+def file_key(path: str, version: int, tail: bool = False) -> str:
+    """Identity of a file for a cache (32 hex digits): ``version`` (what is cached from it),
+    its absolute path, size, mtime, its first MiB and, with ``tail``, its last MiB."""
     st = os.stat(path)
-    h = hashlib.sha256(f"{FORMAT}\0{os.path.abspath(path)}\0{st.st_size}\0{st.st_mtime_ns}"
+    h = hashlib.sha256(f"{version}\0{os.path.abspath(path)}\0{st.st_size}\0{st.st_mtime_ns}"
                        .encode())
     with open(path, "rb") as f:
         h.update(f.read(MIB))
-        if st.st_size > MIB:
+        if tail and st.st_size > MIB:
             f.seek(max(st.st_size - MIB, MIB))
             h.update(f.read(MIB))
     return h.hexdigest()[:32]
+
+
+def dump_key(path: str) -> str:
+    """Identity of a dump file: path, size, mtime and its first and last MiB."""
+    return file_key(path, FORMAT, tail=True)
 
 
 def _plain(obj: object) -> object:

@@ -11,14 +11,13 @@ does not decode.
 
 from __future__ import annotations
 
-import hashlib
-import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from heapspurs.index.cache import file_key
 from heapspurs.names.errors import BinaryError
 
 # reflect.Kind values carried by attribute 0x2900.
@@ -63,12 +62,7 @@ class GoTypes:
 
 def binary_key(path: str) -> str:
     """Identity of a binary file: path, size, mtime, first MiB."""
-    st = os.stat(path)
-    h = hashlib.sha256(f"{FORMAT}\0{os.path.abspath(path)}\0{st.st_size}\0{st.st_mtime_ns}"
-                       .encode())
-    with open(path, "rb") as f:
-        h.update(f.read(1 << 20))
-    return h.hexdigest()[:32]
+    return file_key(path, FORMAT)
 
 
 def load_types(path: str, pcs: np.ndarray | None = None, types_base: int | None = None,
