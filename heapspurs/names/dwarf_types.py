@@ -89,6 +89,8 @@ def load_types(path: str, pcs: np.ndarray | None = None, types_base: int | None 
             say("the native DWARF reader is not built (no C compiler at install?): reading "
                 "the binary's DWARF the slow way")
         return dwarf_reference.extract(path)
+    except BinaryError:  # already names the file (the reference reader's own errors)
+        raise
     except ValueError as e:  # the native walker's corrupt-DWARF errors name the offset
         raise BinaryError(f"{path}: cannot read its DWARF: {e}") from None
     except (ELFError, DWARFError, OSError, KeyError, IndexError, AttributeError, TypeError,
