@@ -164,3 +164,13 @@ def test_zstd_sections_are_named(types_run, tmp_path):
     assert res.status == 2, res.err
     assert len(res.err.strip().splitlines()) == 1
     assert ".debug_info is zstd-compressed" in res.err and "--decompress-debug-sections" in res.err
+
+
+def test_without_the_walker_the_reference_answers_and_says_so(types_run, monkeypatch):
+    said: list[str] = []
+    fast = load_types(str(types_run.binary))
+    monkeypatch.setattr(dwarf_native, "_cdwarf", None)
+    slow = load_types(str(types_run.binary), warn=said.append)
+    assert len(said) == 1 and "the slow way" in said[0]
+    assert slow.types == fast.types and slow.globals == fast.globals
+    assert slow.locals == fast.locals
