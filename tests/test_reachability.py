@@ -59,3 +59,11 @@ def test_phantoms_sit_in_span_tails_and_nothing_points_at_them(big_run):
     assert not np.isin(ph, ix.roots.obj).any()
     res = run(big_run.dump)
     assert f"phantoms (span tails, hidden): {len(ph)} objects" in res.out
+
+
+def test_reachability_is_computed_once_per_index(big_run):
+    ix = load_index(str(big_run.dump))
+    assert "reachable" not in ix.memo
+    first = reachable_mask(ix)
+    assert "reachable" in ix.memo and reachable_mask(ix) is first
+    assert "reachable" not in load_index(str(big_run.dump)).memo  # kept per index, not globally

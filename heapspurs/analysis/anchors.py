@@ -61,10 +61,8 @@ def frame_of_defer(ix: HeapIndex, defer_index: int) -> tuple[int | None, int | N
 
 
 def _goroutine_by_address(ix: HeapIndex, address: int) -> int | None:
-    table = getattr(ix, "_g_by_addr", None)
-    if table is None:
-        table = {g.address: i for i, g in enumerate(ix.raw.goroutines)}
-        ix._g_by_addr = table
+    table = ix.memo.get("goroutine_by_address",
+                        lambda: {g.address: i for i, g in enumerate(ix.raw.goroutines)})
     return table.get(address)
 
 

@@ -73,9 +73,10 @@ def _compute(ix: HeapIndex, native: bool = True) -> tuple[np.ndarray, np.ndarray
 
 def dominator_tree(ix: HeapIndex) -> DominatorTree:
     """The dominator tree of ``ix`` (computed once, then kept beside the cached index)."""
-    memo = getattr(ix, "_dominators", None)
-    if memo is not None:
-        return memo
+    return ix.memo.get("dominator_tree", lambda: _tree(ix))
+
+
+def _tree(ix: HeapIndex) -> DominatorTree:
     computed: dict[str, np.ndarray] = {}
 
     def part(name: str) -> np.ndarray:
@@ -83,10 +84,8 @@ def dominator_tree(ix: HeapIndex) -> DominatorTree:
             computed["idom"], computed["retained"] = _compute(ix)
         return computed[name]
 
-    tree = DominatorTree(cache.derived(ix, "dom_idom", lambda: part("idom")),
+    return DominatorTree(cache.derived(ix, "dom_idom", lambda: part("idom")),
                          cache.derived(ix, "dom_retained", lambda: part("retained")))
-    ix._dominators = tree
-    return tree
 
 
 def dominators_python(indptr: np.ndarray, targets: np.ndarray, rooted: np.ndarray,

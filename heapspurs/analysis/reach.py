@@ -12,12 +12,8 @@ from heapspurs.index.heap_index import HeapIndex
 
 def reachable_mask(ix: HeapIndex) -> np.ndarray:
     """True for every object some root reaches (phantoms are never expanded)."""
-    cached = getattr(ix, "_reachable", None)
-    if cached is not None:
-        return cached
-    parent = bfs_parents(ix.pstart, ix.pdst, ix.roots.obj, ix.count, blocked=ix.phantom)
-    ix._reachable = parent != UNSEEN
-    return ix._reachable
+    return ix.memo.get("reachable", lambda: bfs_parents(
+        ix.pstart, ix.pdst, ix.roots.obj, ix.count, blocked=ix.phantom) != UNSEEN)
 
 
 @dataclass

@@ -148,17 +148,17 @@ def retained_by(ix: HeapIndex, label: np.ndarray, ngroups: int) -> tuple[np.ndar
 
 def root_labelling(ix: HeapIndex) -> Labelling:
     """Every root group with what it retains (by the default grouping)."""
-    memo = getattr(ix, "_root_labelling", None)
-    if memo is not None:
-        return memo
+    return ix.memo.get("root_labelling", lambda: _labelling(ix))
+
+
+def _labelling(ix: HeapIndex) -> Labelling:
     gid, groups = default_keys(ix)
     if names_of(ix).binary is None:  # grouped by segment: the same every time, keep it
         label = cache.derived(ix, "root_label", lambda: label_objects(ix, ix.roots.obj, gid))
     else:
         label = label_objects(ix, ix.roots.obj, gid)
     fill_retained(ix, label, groups)
-    ix._root_labelling = Labelling(groups, label)
-    return ix._root_labelling
+    return Labelling(groups, label)
 
 
 def fill_retained(ix: HeapIndex, label: np.ndarray, groups: Sequence[RootGroup]) -> None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from heapspurs.index.geometry import MALLOC_HEADER, malloc_header_mask, phantom_mask
+from heapspurs.index.memo import Memo
 from heapspurs.scan.address_order import in_address_order
 from heapspurs.scan.native_scan import _cscan
 from heapspurs.scan.raw import (
@@ -109,10 +110,12 @@ class HeapIndex:
         self.raw = raw
         self.path = path
         self.params = raw.params
+        self.memo = Memo()  # what analyses derive from this index, kept for the run
         self._mm: mmap.mmap | None = None
 
     # ---- contents, read from the dump file on demand ----
-    def _map(self) -> mmap.mmap:
+    def mapped(self) -> mmap.mmap:
+        """The dump file, mapped read-only (once per index)."""
         if self._mm is None:
             with open(self.path, "rb") as f:
                 self._mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
@@ -120,15 +123,15 @@ class HeapIndex:
 
     def contents(self, obj: int) -> bytes:
         off = int(self.off[obj])
-        return self._map()[off : off + int(self.size[obj])]
+        return self.mapped()[off : off + int(self.size[obj])]
 
     def frame_contents(self, frame: int) -> bytes:
         off = int(self.raw.frame_off[frame])
-        return self._map()[off : off + int(self.raw.frame_size[frame])]
+        return self.mapped()[off : off + int(self.raw.frame_size[frame])]
 
     def segment_contents(self, seg: int) -> bytes:
         s = self.raw.segments[seg]
-        return self._map()[s.contents_offset : s.contents_offset + s.size]
+        return self.mapped()[s.contents_offset : s.contents_offset + s.size]
 
     # ---- lookups ----
     @property

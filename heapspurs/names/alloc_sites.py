@@ -82,9 +82,10 @@ def bucket_site_label(bucket: MemProfBucket) -> str:
 
 def allocation_sites(ix: HeapIndex) -> Sites:
     """The sites of the dump's sampled objects (computed once per index)."""
-    memo = getattr(ix, "_sites", None)
-    if memo is not None:
-        return memo
+    return ix.memo.get("allocation_sites", lambda: _sites(ix))
+
+
+def _sites(ix: HeapIndex) -> Sites:
     buckets = list(ix.raw.buckets)
     labels = [bucket_site_label(b) for b in buckets]
     stacks = [bucket_stack_label(b) for b in buckets]
@@ -101,5 +102,4 @@ def allocation_sites(ix: HeapIndex) -> Sites:
         obj = ix.resolve(addr)
         ok = known & (obj >= 0)
         bucket_of[obj[ok]] = order[pos[ok]].astype(np.int32)
-    ix._sites = Sites(buckets, bucket_of, labels, stacks)
-    return ix._sites
+    return Sites(buckets, bucket_of, labels, stacks)

@@ -67,7 +67,7 @@ def _read_first_words(ix: HeapIndex) -> np.ndarray:
     valid = np.nonzero(ix.size >= skip + np.uint64(ptr))[0]
     off = ix.off[valid].astype(np.int64) + skip[valid].astype(np.int64)
     del skip
-    mm = ix._map()
+    mm = ix.mapped()
     dtype = np.dtype(f"{'>' if ix.params.big_endian else '<'}u{ptr}")
     out = np.zeros(len(ix.addr), np.uint64)
     # One gather per alignment: a word-sized view of the file at each of the ptr offsets.

@@ -108,7 +108,7 @@ class Typer(Seeds):
         self.pending: dict[tuple[int, int], list[np.ndarray]] = defaultdict(list)
         self.late: dict[tuple[int, int], list[np.ndarray]] = defaultdict(list)
         self.obj_dtype = np.int32 if ix.count < 1 << 31 else np.int64
-        self.map = ix._map()
+        self.map = ix.mapped()
         self.buf = np.frombuffer(self.map, np.uint8)
         self.word = np.dtype(("<", ">")[bool(ix.params.big_endian)] + f"u{self.ptr}")
         self.unreleased = 0
