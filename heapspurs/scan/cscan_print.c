@@ -7,6 +7,16 @@
 
 #include <errno.h>
 
+/* text_reserve()'s slow path: room for ``more`` bytes. */
+void text_grow(Text *t, size_t more) {
+    size_t cap = t->cap ? t->cap : 1 << 16;
+    while (cap < t->len + more) cap *= 2;
+    char *d = PyMem_RawRealloc(t->data, cap);
+    if (!d) { t->failed = 1; return; }
+    t->data = d;
+    t->cap = cap;
+}
+
 void text_flush(Text *t) {
     size_t done = 0;
     while (done < t->len && !t->write_errno) {
@@ -22,42 +32,9 @@ void text_flush(Text *t) {
     t->len = 0;
 }
 
-void text_reserve(Text *t, size_t more) {
-    if (t->failed || t->len + more <= t->cap) return;
-    size_t cap = t->cap ? t->cap : 1 << 16;
-    while (cap < t->len + more) cap *= 2;
-    char *d = PyMem_RawRealloc(t->data, cap);
-    if (!d) { t->failed = 1; return; }
-    t->data = d;
-    t->cap = cap;
-}
 
-void text_hex(Text *t, uint64_t v) {
-    char tmp[20];
-    int n = 0;
-    do { tmp[n++] = "0123456789abcdef"[v & 15]; v >>= 4; } while (v);
-    text_reserve(t, n + 2);
-    if (t->failed) return;
-    t->data[t->len++] = '0';
-    t->data[t->len++] = 'x';
-    while (n) t->data[t->len++] = tmp[--n];
-}
 
-void text_dec(Text *t, uint64_t v) {
-    char tmp[24];
-    int n = 0;
-    do { tmp[n++] = (char)('0' + v % 10); v /= 10; } while (v);
-    text_reserve(t, n);
-    if (t->failed) return;
-    while (n) t->data[t->len++] = tmp[--n];
-}
 
-void text_put(Text *t, const char *s, size_t n) {
-    text_reserve(t, n);
-    if (t->failed) return;
-    memcpy(t->data + t->len, s, n);
-    t->len += n;
-}
 
 
 /* Parse a fieldlist into a growable offset array. */
@@ -82,16 +59,6 @@ static int collect_fields(Cursor *c, uint64_t size, uint64_t **offs, size_t *n, 
 }
 
 
-Py_ssize_t names_row(const Names *nm, uint64_t v) {
-    if (!nm || nm->n == 0) return -1;
-    Py_ssize_t lo = 0, hi = nm->n;  /* first row with start > v */
-    while (lo < hi) {
-        Py_ssize_t mid = lo + (hi - lo) / 2;
-        if (nm->start[mid] <= v) lo = mid + 1; else hi = mid;
-    }
-    if (lo == 0 || v >= nm->end[lo - 1]) return -1;
-    return lo - 1;
-}
 
 /* A names table from Python, (starts, ends, label offsets, labels): names/table.py c_arrays().
    Its four buffers are taken into nb[*nbuf...] (the caller releases them, also on failure). */
