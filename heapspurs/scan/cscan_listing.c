@@ -30,6 +30,11 @@ typedef struct {
     int ntables;
 } Listing;
 
+/* Pointer slot p's offset in its object (the index keeps offsets as uint32 or uint64). */
+static inline uint64_t slot_offset(const Listing *L, int64_t p) {
+    return L->poff_bytes == 4 ? ((const uint32_t *)L->poff)[p] : ((const uint64_t *)L->poff)[p];
+}
+
 enum { LIST_TEXT = 0, LIST_JSON = 1, LIST_ADDRESSES = 2 };
 
 /* The object's string in a column, or NULL; bad is set for an id past the labels. */
@@ -96,8 +101,7 @@ static void list_text(Text *t, const Listing *L, int64_t o, int *bad) {
         if (t->fd >= 0 && t->len >= t->limit) text_flush(t);
         uint64_t v = L->pval[p];
         if (!v) continue;
-        uint64_t off = L->poff_bytes == 4 ? ((const uint32_t *)L->poff)[p]
-                                          : ((const uint64_t *)L->poff)[p];
+        uint64_t off = slot_offset(L, p);
         PUT(t, "  Pointer[");
         text_dec(t, (uint64_t)(p - s));
         PUT(t, "]@");
@@ -130,8 +134,7 @@ static void list_json(Text *t, const Listing *L, int64_t o, int *bad) {
         if (t->fd >= 0 && t->len >= t->limit) text_flush(t);
         uint64_t v = L->pval[p];
         if (!v) continue;
-        uint64_t off = L->poff_bytes == 4 ? ((const uint32_t *)L->poff)[p]
-                                          : ((const uint64_t *)L->poff)[p];
+        uint64_t off = slot_offset(L, p);
         if (any) PUT(t, ", ");
         any = 1;
         PUT(t, "{\"index\": ");
