@@ -7,8 +7,6 @@ binary has hundreds of thousands of them, a dump's stacks use a few hundred func
 
 from __future__ import annotations
 
-import zlib
-
 import numpy as np
 
 from heapspurs.names.dwarf_types import GoType, GoTypes, Piece
@@ -34,7 +32,7 @@ def available() -> bool:
 
 
 def _section(elf, name: str) -> bytes:
-    """A section's bytes, decompressed (SHF_COMPRESSED by pyelftools, or old ``.zdebug_``)."""
+    """A section's bytes, decompressed by pyelftools (SHF_COMPRESSED); b"" when absent."""
     from elftools.common.exceptions import ELFCompressionError
 
     s = elf.get_section_by_name(name)
@@ -47,13 +45,9 @@ def _section(elf, name: str) -> bytes:
                                  "`objcopy --decompress-debug-sections` gives a copy it reads"
                                  ) from None
             raise
-    z = elf.get_section_by_name(".z" + name[1:])
-    if z is None:
-        return b""
-    data = z.data()
-    if data[:4] != b"ZLIB" or len(data) < 12:
-        raise Unsupported(f"section .z{name[1:]} is not zlib-compressed")
-    return zlib.decompressobj().decompress(data[12:])
+    if elf.get_section_by_name(".z" + name[1:]) is not None:  # GNU .zdebug_ (Go before 1.12)
+        raise Unsupported(f"old-style compressed section .z{name[1:]}")
+    return b""
 
 
 def _index_of(die: np.ndarray, refs: np.ndarray) -> np.ndarray:
