@@ -8,7 +8,10 @@
  *   - global variables (DW_TAG_variable under a unit, located by a DW_OP_addr block),
  *   - stack locals and parameters with a location list (.debug_loc for DWARF 4,
  *     .debug_loclists for DWARF 5), decoded into pc ranges and pieces (variable offset, size,
- *     frame-base offset or register), optionally only those live at one of a sorted set of pcs.
+ *     frame-base offset or register), optionally only those live at one of a sorted set of pcs,
+ *   - unit-level functions (name, entry pc, declaration line, abstract origin, inline and
+ *     trampoline flags) and their direct children: variables with their closure offset (0x2907),
+ *     parameters, inlined calls — what closures and defer/go wrappers are laid out from.
  * This file is the module; cdwarf.h lists the others, one concept each.
  * heapspurs/names/dwarf_reference.py (pyelftools) is the specification: the same DIEs kept, the
  * same values, in the same order; tests compare the two on every test binary.
@@ -66,10 +69,11 @@ static PyObject *py_walk(PyObject *self, PyObject *args) {
         PyErr_SetString(c.unsupported ? PyExc_NotImplementedError : PyExc_ValueError, c.msg);
         goto done;
     }
-    result = Py_BuildValue("(NNNNNNN)", vec_bytes(&c.types), vec_bytes(&c.members),
+    result = Py_BuildValue("(NNNNNNNNN)", vec_bytes(&c.types), vec_bytes(&c.members),
                            vec_bytes(&c.globals), vec_bytes(&c.locals), vec_bytes(&c.ranges),
                            vec_bytes(&c.pieces),
-                           PyBytes_FromStringAndSize(c.names.v, (Py_ssize_t)c.names.n));
+                           PyBytes_FromStringAndSize(c.names.v, (Py_ssize_t)c.names.n),
+                           vec_bytes(&c.funcs), vec_bytes(&c.vars));
 done:
     if (c.have_pcs) PyBuffer_Release(&pb);
     for (int k = 0; k < 7; k++) PyBuffer_Release(&b[k]);
@@ -80,13 +84,16 @@ done:
     free(c.ranges.v);
     free(c.pieces.v);
     free(c.names.v);
+    free(c.funcs.v);
+    free(c.vars.v);
     return result;
 }
 
 static PyMethodDef methods[] = {
     {"walk", py_walk, METH_VARARGS,
      "walk(info, abbrev, str, line_str, addr, loc, loclists, runtime_types, pcs) -> (types, "
-     "members, globals, locals, ranges, pieces, names): int64 rows as bytes (see _cdwarf.c); "
+     "members, globals, locals, ranges, pieces, names, funcs, vars): int64 rows as bytes (see "
+     "cdwarf_walk.c); "
      "runtime_types is runtime.types' address or -1; pcs a sorted uint64 buffer (keep only "
      "locals live at one of them) or None (keep all)."},
     {NULL, NULL, 0, NULL}};

@@ -74,7 +74,7 @@ typedef struct {
     const uint64_t *pcs;
     size_t npcs;
     int64_t rt_base; /* runtime.types, or -1 */
-    Vec types, members, globals, locals, ranges, pieces;
+    Vec types, members, globals, locals, ranges, pieces, funcs, vars;
     Bytes names;
     char msg[256];
     int unsupported;
@@ -93,6 +93,9 @@ int table_parse(Table *t, const uint8_t *sec, size_t n, uint64_t offset, char *m
 void table_free(Table *t);
 int read_form(Ctx *c, Rd *r, uint64_t form, int64_t implicit, int os, int as, int version,
               int nest, Val *v);
+int is_addrx(uint64_t form);
+int resolve_addrx(Ctx *c, uint64_t index, int as, uint64_t addr_base, int has_addr_base,
+                  uint64_t *out);
 
 /* cdwarf_loclists.c: the list at ``off``; 1 kept, 0 not (not live at the pcs), -1 error */
 int loclist(Ctx *c, uint64_t off, int version, int as, uint64_t addr_base, int has_addr_base);

@@ -247,12 +247,13 @@ int read_form(Ctx *c, Rd *r, uint64_t form, int64_t implicit, int os, int as, in
         return read_form(c, r, f, 0, os, as, version, nest + 1, v);
     }
     /* Forms skipped by size whose values this walker does not resolve. */
+    /* (The index of an addrx form is kept in v->u: see resolve_addrx.) */
     case 0x1a: case 0x1b: case 0x22: case 0x23: case 0x1f01: case 0x1f02:
-        rd_uleb(r); v->kind = V_UNSUP; break;                       /* strx addrx loclistx ... */
-    case 0x25: case 0x29: rd_u(r, 1); v->kind = V_UNSUP; break;
-    case 0x26: case 0x2a: rd_u(r, 2); v->kind = V_UNSUP; break;
-    case 0x27: case 0x2b: rd_u(r, 3); v->kind = V_UNSUP; break;
-    case 0x28: case 0x2c: case 0x1c: rd_u(r, 4); v->kind = V_UNSUP; break;
+        v->u = rd_uleb(r); v->kind = V_UNSUP; break;                /* strx addrx loclistx ... */
+    case 0x25: case 0x29: v->u = rd_u(r, 1); v->kind = V_UNSUP; break;
+    case 0x26: case 0x2a: v->u = rd_u(r, 2); v->kind = V_UNSUP; break;
+    case 0x27: case 0x2b: v->u = rd_u(r, 3); v->kind = V_UNSUP; break;
+    case 0x28: case 0x2c: case 0x1c: v->u = rd_u(r, 4); v->kind = V_UNSUP; break;
     case 0x20: case 0x24: rd_u(r, 8); v->kind = V_UNSUP; break;     /* ref_sig8 ref_sup8 */
     case 0x1d: case 0x1f20: case 0x1f21: rd_u(r, (size_t)os); v->kind = V_UNSUP; break;
     case 0x1e: rd_skip(r, 16); v->kind = V_UNSUP; break;            /* data16 */
@@ -270,4 +271,27 @@ block:
     v->p = r->b + r->i;
     r->i += v->len;
     return 0;
+}
+
+int is_addrx(uint64_t form) {
+    return form == 0x1b || (form >= 0x29 && form <= 0x2c);
+}
+
+/* The address an addrx form's index (``index``) names: .debug_addr at the unit's addr_base.
+ * Returns -1 with c->msg set when the unit has no base or the entry is outside the section. */
+int resolve_addrx(Ctx *c, uint64_t index, int as, uint64_t addr_base, int has_addr_base,
+                  uint64_t *out) {
+    if (!has_addr_base) {
+        snprintf(c->msg, sizeof c->msg, "an address index (DW_FORM_addrx) in a unit without "
+                 "DW_AT_addr_base");
+        return -1;
+    }
+    if (addr_base > c->addr.n || index >= (c->addr.n - addr_base) / (size_t)as) {
+        snprintf(c->msg, sizeof c->msg, "address index %llu is outside .debug_addr (%zu bytes)",
+                 (unsigned long long)index, c->addr.n);
+        return -1;
+    }
+    Rd ar = {c->addr.b, c->addr.n, (size_t)(addr_base + index * (uint64_t)as), 0};
+    *out = rd_u(&ar, (size_t)as);
+    return ar.bad ? -1 : 0;
 }

@@ -1,6 +1,8 @@
 /* cdwarf_walk: the walk of the native DWARF walker (see _cdwarf.c) over every unit and DIE of
  * .debug_info: unit headers, the nesting of DIEs, and what is kept of each — type DIEs, their
- * members and array counts, globals, stack locals with a location list. */
+ * members and array counts, globals, stack locals with a location list, and the unit-level
+ * functions with their direct children (variables, parameters, inlined calls) that closures and
+ * defer/go wrappers are laid out from. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,10 +29,16 @@ static int type_code(uint64_t tag) {
 #define MEMBER_W 5 /* parent type, name pos, name len, offset, type */
 #define GLOBAL_W 4 /* name pos, name len, address, type */
 #define LOCAL_W 3  /* type, first range, end range */
+#define FUNC_W 7 /* die, name pos, name len, low pc, decl line, abstract origin, flags */
+#define VAR_W 9 /* function row, tag, name pos, name len, type, closure offset, decl line, origin,
+                   variable_parameter (-1 when absent) */
+#define F_TRAMPOLINE 1
+#define F_INLINE 2
 
 typedef struct {
     uint64_t tag;
     int64_t type_index;
+    int64_t func_index; /* its row in funcs when it is a unit-level function */
 } Level;
 
 static int64_t add_name(Ctx *c, const Val *v, int64_t *len) {
@@ -141,6 +149,8 @@ int walk(Ctx *c) {
             int64_t size = 0, kind = 0, target = -1, elem = -1, rt = 0, count = -1;
             int64_t member_off = 0;
             int has_type = 0, has_loc = 0, has_rt = 0;
+            int64_t low_pc = -1, decl_line = -1, origin = -1, closure_off = -1, var_param = -1;
+            int64_t flags = 0;
             for (size_t k = 0; k < a->count; k++) {
                 const Spec *sp = &t->specs[a->first + k];
                 if (read_form(c, &r, sp->form, sp->implicit, os, as, version, 0, &v) < 0) {
@@ -158,7 +168,27 @@ int walk(Ctx *c) {
                 case 0x38: member_off = is_const ? (int64_t)v.u : 0; break;
                 case 0x37: count = is_const ? (int64_t)v.u : -1; break;
                 case 0x73: addr_base = v.u; has_addr_base = is_const; break;
+                case 0x11:
+                    if (is_addrx(v.form)) {
+                        uint64_t a2;
+                        if (resolve_addrx(c, v.u, as, addr_base, has_addr_base, &a2) < 0) {
+                            size_t m = strlen(c->msg);
+                            snprintf(c->msg + m, sizeof c->msg - m, " (DIE at .debug_info "
+                                     "offset %zu)", die_off);
+                            goto out;
+                        }
+                        low_pc = (int64_t)a2;
+                    } else if (is_const) {
+                        low_pc = (int64_t)v.u;
+                    }
+                    break;
+                case 0x3b: decl_line = is_const ? (int64_t)v.u : -1; break;
+                case 0x20: flags |= F_INLINE; break;
+                case 0x56: if (is_const && v.u) flags |= F_TRAMPOLINE; break;
+                case 0x4b: var_param = is_const ? (v.u != 0) : -1; break;
+                case 0x2907: closure_off = is_const ? (int64_t)v.u : -1; break;
                 case 0x49:
+                case 0x31:
                 case 0x2902: {
                     uint64_t ref = v.form == 0x10 ? v.u : v.u + unit_off;
                     if (ref >= c->info.n) {
@@ -170,6 +200,8 @@ int walk(Ctx *c) {
                     if (sp->name == 0x49) {
                         has_type = 1;
                         target = (int64_t)ref;
+                    } else if (sp->name == 0x31) {
+                        origin = (int64_t)ref;
                     } else {
                         elem = (int64_t)ref;
                     }
@@ -182,7 +214,23 @@ int walk(Ctx *c) {
             }
             Level *parent = depth > 0 ? &stack[depth - 1] : NULL;
             int tc = type_code(a->tag);
-            int64_t type_index = -1;
+            int64_t type_index = -1, func_index = -1;
+            if (a->tag == 0x2e && parent && parent->tag == 0x11) {
+                int64_t nlen, npos = add_name(c, &name, &nlen);
+                if (npos < 0) goto nomem;
+                int64_t row[FUNC_W] = {(int64_t)die_off, npos, nlen, low_pc, decl_line, origin,
+                                       flags};
+                func_index = (int64_t)(c->funcs.n / FUNC_W);
+                if (vec_push(&c->funcs, row, FUNC_W) < 0) goto nomem;
+            } else if (parent && parent->func_index >= 0 &&
+                       (a->tag == 0x34 || a->tag == 0x05 || a->tag == 0x1d)) {
+                int64_t nlen, npos = add_name(c, &name, &nlen);
+                if (npos < 0) goto nomem;
+                int64_t row[VAR_W] = {parent->func_index, (int64_t)a->tag, npos, nlen,
+                                      has_type ? target : -1, closure_off, decl_line, origin,
+                                      var_param};
+                if (vec_push(&c->vars, row, VAR_W) < 0) goto nomem;
+            }
             if (name.kind == V_UNSUP && (tc >= 0 || a->tag == 0x0d || a->tag == 0x34)) {
                 c->unsupported = 1;
                 snprintf(c->msg, sizeof c->msg, "DIE at .debug_info offset %zu has its name in a "
@@ -248,7 +296,7 @@ int walk(Ctx *c) {
                              "offset %zu", MAX_DEPTH, die_off);
                     goto out;
                 }
-                stack[depth++] = (Level){a->tag, type_index};
+                stack[depth++] = (Level){a->tag, type_index, func_index};
             }
         }
         off = end;

@@ -7,8 +7,11 @@ binary has hundreds of thousands of them, a dump's stacks use a few hundred func
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
+from heapspurs.names.closures import Functions, Var, add_closure_types, code_reader
 from heapspurs.names.dwarf_types import GoType, GoTypes, Piece
 
 try:
@@ -87,13 +90,13 @@ def extract(path: str, pcs: np.ndarray | None = None, types_base: int | None = N
         out = _cdwarf.walk(*sections, -1 if types_base is None else types_base, live)
     except NotImplementedError as e:
         raise Unsupported(str(e)) from None
-    return _go_types(out, ptr_size)
+    return _go_types(out, ptr_size, code_reader(path))
 
 
-def _go_types(out: tuple, ptr_size: int) -> GoTypes:
-    trows, mrows, grows, lrows, rrows, prows = (
+def _go_types(out: tuple, ptr_size: int, code: Callable[[int, int], bytes] | None) -> GoTypes:
+    trows, mrows, grows, lrows, rrows, prows, frows, vrows = (
         _rows(out[0], 12), _rows(out[1], 5), _rows(out[2], 4), _rows(out[3], 3),
-        _rows(out[4], 4), _rows(out[5], 3))
+        _rows(out[4], 4), _rows(out[5], 3), _rows(out[7], 7), _rows(out[8], 9))
     blob = out[6]
     die = trows[:, 0]
     tag = trows[:, 1]
@@ -123,7 +126,26 @@ def _go_types(out: tuple, ptr_size: int) -> GoTypes:
         grows[:, 0].tolist(), grows[:, 1].tolist(), grows[:, 2].tolist(), gtype.tolist(),
         strict=True) if t >= 0)
     globals_.sort(key=lambda g: g[1])
-    return GoTypes(types, globals_, runtime, _locals(lrows, rrows, prows, die, size, ptr_size))
+    closures = add_closure_types(types, _functions(frows, vrows, text, code),
+                                 lambda ref: int(_index_of(die, np.array([ref]))[0]), ptr_size)
+    return GoTypes(types, globals_, runtime, _locals(lrows, rrows, prows, die, size, ptr_size),
+                   closures)
+
+
+def _functions(frows: np.ndarray, vrows: np.ndarray, text: Callable[[int, int], str],
+               code: Callable[[int, int], bytes] | None) -> Functions:
+    """The walker's function and child rows as :class:`Functions`; children are turned into
+    Python only for the functions asked about."""
+    funcs = [(d, text(p, n), pc, line, origin, flags) for d, p, n, pc, line, origin, flags
+             in frows.tolist()]
+    owner = vrows[:, 0]
+    start = np.searchsorted(owner, np.arange(len(frows) + 1))
+
+    def vars_of(i: int) -> list[Var]:
+        return [(tag, text(p, n), t, off, line, origin, vp) for _, tag, p, n, t, off, line,
+                origin, vp in vrows[start[i]:start[i + 1]].tolist()]
+
+    return Functions(funcs, vars_of, bool((vrows[:, 5] >= 0).any()), code)
 
 
 def _locals(lrows: np.ndarray, rrows: np.ndarray, prows: np.ndarray, die: np.ndarray,

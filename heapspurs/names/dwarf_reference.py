@@ -7,12 +7,33 @@ decode. Slow: about 100k DIEs/s (tens of seconds for a service-sized binary).
 Go's DWARF: type references are absolute (DW_FORM_ref_addr); attribute 0x2900 is the reflect
 kind, 0x2902 the element type, 0x2904 the descriptor's offset from ``runtime.types``; global
 locations are ``DW_OP_addr`` blocks, decoded here; locals and parameters with a location list
-are kept with their pc ranges and pieces.
+are kept with their pc ranges and pieces; unit-level functions with their direct children lay
+out closures (:mod:`heapspurs.names.closures`).
 """
 
 from __future__ import annotations
 
-from heapspurs.names.dwarf_types import AT_ELEM, AT_KIND, AT_RUNTIME_TYPE, GoType, GoTypes, Piece
+from heapspurs.names.closures import (
+    F_INLINE,
+    F_TRAMPOLINE,
+    TAG_INLINED,
+    TAG_PARAMETER,
+    TAG_VARIABLE,
+    Func,
+    Functions,
+    Var,
+    add_closure_types,
+    code_reader,
+)
+from heapspurs.names.dwarf_types import (
+    AT_CLOSURE_OFFSET,
+    AT_ELEM,
+    AT_KIND,
+    AT_RUNTIME_TYPE,
+    GoType,
+    GoTypes,
+    Piece,
+)
 from heapspurs.names.errors import BinaryError
 from heapspurs.names.leb128 import sleb128, uleb128
 
@@ -75,6 +96,8 @@ def extract(path: str) -> GoTypes:
             index: dict[int, int] = {}
             raw: list[tuple[int, dict, list]] = []
             globals_: list[tuple[str, int, int]] = []
+            funcs: list[Func] = []
+            children: list[list[Var]] = []
 
             def ref(cu, attr) -> int:
                 v = int(attr.value)
@@ -83,6 +106,13 @@ def extract(path: str) -> GoTypes:
             for cu in dwarf.iter_CUs():
                 for die in cu.iter_DIEs():
                     tag = die.tag
+                    if tag == "DW_TAG_subprogram" and die.get_parent().tag == (
+                            "DW_TAG_compile_unit"):
+                        funcs.append(_function(die, ref(cu, die.attributes[
+                            "DW_AT_abstract_origin"]) if "DW_AT_abstract_origin" in
+                            die.attributes else -1))
+                        children.append([_child(c, cu, ref) for c in die.iter_children()
+                                         if c.tag in VAR_TAGS])
                     if tag in ("DW_TAG_structure_type", "DW_TAG_pointer_type",
                                "DW_TAG_array_type", "DW_TAG_base_type", "DW_TAG_typedef",
                                "DW_TAG_subroutine_type", "DW_TAG_unspecified_type"):
@@ -159,6 +189,9 @@ def extract(path: str) -> GoTypes:
                             info.get("count", 0),
                             [(n, o, index.get(t, -1)) for n, o, t in members]))
     runtime = {info["rt"]: i for i, (_, info, _) in enumerate(raw) if "rt" in info}
+    closures = add_closure_types(types, Functions(funcs, children.__getitem__, any(
+        v[3] >= 0 for vs in children for v in vs), code_reader(path)),
+        lambda d: index.get(d, -1), ptr_size)
     gl = sorted((n, a, index.get(t, -1)) for n, a, t in globals_ if index.get(t, -1) >= 0)
     gl.sort(key=lambda g: g[1])
     locs = []
@@ -170,4 +203,37 @@ def extract(path: str) -> GoTypes:
         # The last piece of a single-location variable covers the whole variable.
         locs.append((ti, [(lo, hi, [(o, min(n, size - o), w) for o, n, w in ps])
                           for lo, hi, ps in ranges]))
-    return GoTypes(types, gl, runtime, locs)
+    return GoTypes(types, gl, runtime, locs, closures)
+
+
+VAR_TAGS = {"DW_TAG_variable": TAG_VARIABLE, "DW_TAG_formal_parameter": TAG_PARAMETER,
+            "DW_TAG_inlined_subroutine": TAG_INLINED}
+
+
+def _name(a: dict) -> str:
+    return a["DW_AT_name"].value.decode("utf-8", "replace") if "DW_AT_name" in a and isinstance(
+        a["DW_AT_name"].value, bytes) else ""
+
+
+def _int(a: dict, key: object) -> int:
+    v = a.get(key)
+    return int(v.value) if v is not None and isinstance(v.value, int) else -1
+
+
+def _function(die, origin: int) -> Func:
+    a = die.attributes
+    flags = (F_INLINE if "DW_AT_inline" in a else 0) | (
+        F_TRAMPOLINE if a.get("DW_AT_trampoline") is not None and a["DW_AT_trampoline"].value
+        else 0)
+    return (die.offset, _name(a), _int(a, "DW_AT_low_pc"), _int(a, "DW_AT_decl_line"), origin,
+            flags)
+
+
+def _child(die, cu, ref) -> Var:
+    a = die.attributes
+    vp = a.get("DW_AT_variable_parameter")
+    return (VAR_TAGS[die.tag], _name(a), ref(cu, a["DW_AT_type"]) if "DW_AT_type" in a else -1,
+            _int(a, AT_CLOSURE_OFFSET),
+            _int(a, "DW_AT_decl_line"),
+            ref(cu, a["DW_AT_abstract_origin"]) if "DW_AT_abstract_origin" in a else -1,
+            -1 if vp is None else int(bool(vp.value)))

@@ -24,6 +24,7 @@ from heapspurs.names.errors import BinaryError
 KIND_ARRAY, KIND_CHAN, KIND_FUNC, KIND_INTERFACE, KIND_MAP = 17, 18, 19, 20, 21
 KIND_PTR, KIND_SLICE, KIND_STRING, KIND_STRUCT, KIND_UNSAFE_POINTER = 22, 23, 24, 25, 26
 AT_KIND, AT_KEY, AT_ELEM, AT_RUNTIME_TYPE = 0x2900, 0x2901, 0x2902, 0x2904
+AT_CLOSURE_OFFSET = 0x2907  # a captured variable's offset in its closure (Go 1.23+)
 FORMAT = 3  # part of binary_key: bump to redo what is cached per binary
 
 
@@ -50,6 +51,9 @@ class GoTypes:
     runtime: dict[int, int]  # runtime type descriptor address -> type index
     # Stack locals and parameters: (type index, [(pc begin, pc end, pieces)]).
     locals: list[tuple[int, list[tuple[int, int, list[Piece]]]]] = field(default_factory=list)
+    # Closure and defer/go wrapper functions' entry pc -> their ``closure NAME`` type
+    # (:mod:`heapspurs.names.closures`).
+    closures: dict[int, int] = field(default_factory=dict)
 
     def resolve(self, t: int) -> int:
         """Follow typedefs to the type that has the layout."""

@@ -23,8 +23,9 @@ MAX_WORDS = 1 << 16  # pointer words of one flattened type; bigger types are not
 # Actions of a pointer word: what the word's target is. COUNTED: an unsafe.Pointer to an array
 # whose length is the next word (sync.Pool's local and victim, [localSize]sync.poolLocal).
 # CHANBUF: a channel's buffer (hchan<T>.buf, an unsafe.Pointer to [dataqsiz]T; dataqsiz is
-# the word before it).
-PTR, SLICE, STRING, EFACE, IFACE, OPAQUE, COUNTED, CHANBUF = range(8)
+# the word before it). FUNCVAL: a func value, which points at a closure object (its first word
+# names the function, whose DWARF lays out the rest: heapspurs.names.closures).
+PTR, SLICE, STRING, EFACE, IFACE, OPAQUE, COUNTED, CHANBUF, FUNCVAL = range(9)
 # Where the length of what an array-like word points at is, in words from that word.
 LENGTH_WORD = {SLICE: 2, COUNTED: 1, CHANBUF: -1}
 # How many values of a type a target object holds: exactly one; an array (a slice's backing
@@ -99,7 +100,7 @@ class Layouts:
                 out.append((base, PTR, ty.target))  # unresolved: keeps a typedef's name
             return True
         if ty.tag == "func" or ty.kind in (KIND_FUNC,):
-            out.append((base, OPAQUE, -1))
+            out.append((base, FUNCVAL, -1))
             return True
         if ty.tag == "struct":
             if ty.name in ("runtime.eface", "runtime.iface"):

@@ -31,6 +31,7 @@ from heapspurs.names.type_layouts import (
     CHANBUF,
     COUNTED,
     EFACE,
+    FUNCVAL,
     IFACE,
     LENGTH_WORD,
     PTR,
@@ -519,6 +520,22 @@ class Typer(Seeds):
             sel = act == a
             if sel.any():
                 self.type_interfaces(slots[sel], piece.objs[owner[sel]], a == IFACE, order)
+        sel = act == FUNCVAL
+        if sel.any():
+            self.rank((len(PROPAGATED) + 2,))
+            self.type_closures(*self.slot_targets(slots[sel]))
+
+    def type_closures(self, objs: np.ndarray, vals: np.ndarray) -> None:
+        """Func values point at closure objects: the object's first word is its function's
+        entry pc, which names its ``closure NAME`` type (when DWARF lays that closure out)."""
+        objs = objs[self.reached(objs, vals)]
+        if not len(objs) or not self.types.closures:
+            return
+        pcs = self.words_at(self.a.off[objs].astype(np.int64) + self.hdr(objs))
+        for pc in unique(pcs).tolist():
+            t = self.types.closures.get(int(pc), -1)
+            if t >= 0:
+                self.propose(objs[pcs == pc], t, SINGLE)
 
     def type_small_map_groups(self, maps: np.ndarray, group: int) -> None:
         """A Go 1.24+ map with at most 8 entries has no directory: dirPtr (offset 16) points at
@@ -580,7 +597,9 @@ class Typer(Seeds):
         for d in unique(dyn[dyn >= 0]).tolist():
             self.rank((order, d))
             pick = slots[dyn == d]
-            if pointer_shaped(self.types, d):
+            if self.types.types[self.types.resolve(d)].tag == "func":
+                self.type_closures(*self.slot_targets(pick))
+            elif pointer_shaped(self.types, d):
                 ty = self.types.types[self.types.resolve(d)]
                 if ty.tag == "pointer" and ty.target >= 0:
                     self.propose_targets(pick, ty.target, ANY)

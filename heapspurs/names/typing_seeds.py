@@ -16,6 +16,7 @@ from heapspurs.names.type_layouts import (
     CHANBUF,
     COUNTED,
     EFACE,
+    FUNCVAL,
     IFACE,
     LENGTH_WORD,
     PTR,
@@ -60,7 +61,7 @@ class Seeds:
             if k >= len(layout[0]) or layout[0][k] != off:
                 continue
             act, tgt = int(layout[1][k]), int(layout[2][k])
-            if act in (PTR, SLICE, COUNTED, CHANBUF):
+            if act in (PTR, SLICE, COUNTED, CHANBUF, FUNCVAL):
                 by_action[(act, tgt)].append(row)
             elif act in (EFACE, IFACE):
                 eface.append((row, int(roots.slot[row]) - self.ptr, act == IFACE))
@@ -71,6 +72,8 @@ class Seeds:
             vals = roots.value[rows]
             if act == STRING:
                 self.type_string_data(objs)
+            elif act == FUNCVAL:
+                self.type_closures(objs, vals)
             else:
                 mode = ANY if act == PTR else ARRAY
                 if act in LENGTH_WORD:  # the length: a slice's third word, ...
@@ -131,7 +134,10 @@ class Seeds:
     def propose_dynamic(self: Typer, obj: int, d: int) -> None:
         """An interface's data word points at ``obj`` and its dynamic type is ``d``: a pointer
         type's pointee, or (a value boxed in the heap) ``d`` itself."""
-        if pointer_shaped(self.types, d):
+        if self.types.types[self.types.resolve(d)].tag == "func":
+            self.type_closures(np.array([obj]), np.array([self.ix.addr[obj] + np.uint64(
+                self.header_bytes(obj))], np.uint64))
+        elif pointer_shaped(self.types, d):
             ty = self.types.types[self.types.resolve(d)]
             if ty.tag == "pointer" and ty.target >= 0:
                 self.propose(np.array([obj]), ty.target, ANY)
@@ -190,7 +196,7 @@ class Seeds:
                         j = slot_of.get(addr)
                         if j is None:
                             continue
-                        if act in (PTR, SLICE, STRING, COUNTED, CHANBUF):
+                        if act in (PTR, SLICE, STRING, COUNTED, CHANBUF, FUNCVAL):
                             by_action[(act, tgt)].append(s0 + j)
                             # (No capacity from frames: DWARF may place a whole slice
                             # header in the frame where only its pointer was spilled.)
@@ -205,6 +211,8 @@ class Seeds:
             objs, vals = objs[ok], vals[ok]
             if act == STRING:
                 self.type_string_data(objs)
+            elif act == FUNCVAL:
+                self.type_closures(objs, vals)
             else:
                 mode = ANY if act == PTR else ARRAY
                 self.propose_reached(objs, vals, tgt, mode)
