@@ -9,8 +9,10 @@ import numpy as np
 
 from heapspurs.analysis.dominators import UNREACHED, dominator_tree
 from heapspurs.analysis.kinds import kind_ids
+from heapspurs.analysis.reach import reachable_mask
 from heapspurs.index.heap_index import HeapIndex
 from heapspurs.names.naming import names_of
+from heapspurs.names.typing import UNTYPED_REASONS
 
 
 @dataclass
@@ -18,6 +20,7 @@ class HistogramRow:
     name: str
     count: int
     bytes: int
+    untyped_reason: str | None = None  # with --program, for rows of untyped objects
 
 
 @dataclass
@@ -36,9 +39,28 @@ def count_by_kind(ix: HeapIndex, objs: np.ndarray) -> list[HistogramRow]:
         row = merged.setdefault(labels[i], [0, 0])
         row[0] += int(count[i])
         row[1] += int(nbytes[i])
-    rows = [HistogramRow(name, c, b) for name, (c, b) in merged.items()]
+    reasons = _reasons(ix, objs, ids, labels)
+    rows = [HistogramRow(name, c, b, reasons.get(name)) for name, (c, b) in merged.items()]
     rows.sort(key=lambda r: (-r.bytes, -r.count, r.name))
     return rows
+
+
+def _reasons(ix: HeapIndex, objs: np.ndarray, ids: np.ndarray,
+             labels: list[str]) -> dict[str, str]:
+    """With --program: the label of each row of untyped objects -> why most of its bytes are
+    untyped."""
+    typing = names_of(ix).typing
+    if typing is None or not len(objs):
+        return {}
+    code = typing.untyped_reasons(ix, objs, reachable_mask(ix)).astype(np.int64)
+    n = len(UNTYPED_REASONS)
+    weight = np.bincount(ids * n + code, weights=ix.size[objs].astype(np.float64),
+                         minlength=len(labels) * n).reshape(len(labels), n)
+    out: dict[str, str] = {}
+    for i in np.nonzero(weight[:, 1:].sum(axis=1) > 0)[0].tolist():
+        if weight[i, 0] == 0:  # a row of untyped objects only
+            out.setdefault(labels[i], UNTYPED_REASONS[int(np.argmax(weight[i, 1:])) + 1])
+    return out
 
 
 def histogram(ix: HeapIndex) -> Histogram:

@@ -29,8 +29,9 @@ PTR, SLICE, STRING, EFACE, IFACE, OPAQUE, COUNTED, CHANBUF, FUNCVAL = range(9)
 # Where the length of what an array-like word points at is, in words from that word.
 LENGTH_WORD = {SLICE: 2, COUNTED: 1, CHANBUF: -1}
 # How many values of a type a target object holds: exactly one; an array (a slice's backing
-# store); or one or more (a plain pointer may point at the first of an array of T).
-SINGLE, ARRAY, ANY = range(3)
+# store); or one or more (a plain pointer may point at the first of an array of T); NOSCAN:
+# exactly one, allocated without pointer bits on purpose, which a rule has checked already.
+SINGLE, ARRAY, ANY, NOSCAN = range(4)
 COUNTED_FIELDS = {("sync.Pool", "local"): "sync.poolLocal",
                   ("sync.Pool", "victim"): "sync.poolLocal"}
 
@@ -230,6 +231,17 @@ def swiss_small_map_groups(types: GoTypes) -> dict[int, int]:
         if group is not None:
             out[i] = group
     return out
+
+
+# Types the runtime allocates inside a bigger one: a *T points at the start of a U. Go 1.23+
+# time.NewTimer and AfterFunc allocate a runtime.timeTimer whose first fields are a time.Timer.
+ALLOCATED_AS = {"time.Timer": "runtime.timeTimer"}
+
+
+def allocated_as(types: GoTypes) -> dict[int, int]:
+    """Type index -> the type the runtime really allocates values of it as (ALLOCATED_AS)."""
+    ids = {t.name: i for i, t in enumerate(types.types) if t.tag == "struct"}
+    return {ids[a]: ids[b] for a, b in ALLOCATED_AS.items() if a in ids and b in ids}
 
 
 SHAPE = "go.shape."

@@ -34,12 +34,14 @@ from heapspurs.names.type_layouts import (
     FUNCVAL,
     IFACE,
     LENGTH_WORD,
+    NOSCAN,
     PTR,
     SHAPE,
     SINGLE,
     SLICE,
     STRING,
     Layouts,
+    allocated_as,
     field_path,
     pointer_shaped,
     swiss_small_map_groups,
@@ -49,6 +51,8 @@ from heapspurs.names.type_layouts import (
 from heapspurs.names.typing_seeds import Seeds
 
 STRING_DATA = "string data"
+# Why an object stayed untyped, besides no typed pointer reaching it (Typing.untyped_reasons).
+REJECTED, OPEN_CLOSURE = 1, 2
 WORDS = 1 << 16  # words read from the dump at a time
 RELEASE = 1 << 11  # words read between two releases of the dump's pages (at most 8 MB)
 BIG_CAP = -2 - np.iinfo(np.int32).min  # capacity hints from here on are kept in big_caps
@@ -116,8 +120,10 @@ class Typer(Seeds):
         self.itabs = {i.address: i.type_address for i in ix.raw.itabs}
         self.small_map_group = swiss_small_map_groups(types)
         self.trie_nodes = trie_node_kinds(types)
+        self.allocated_as = allocated_as(types)
         # Ranks of the proposals of one step (see ranked): None outside one.
         self.ranks: tuple[dict, dict] | None = None
+        self.why = np.zeros(ix.count, np.int8)  # why an object may stay untyped (REJECTED...)
         self.group: tuple = ()
         self.seq = 0
 
@@ -199,6 +205,9 @@ class Typer(Seeds):
             key = (int(t), int(mode))
             self._note(0, key)
             queue(self.pending[key], objs, COMPACT * self.budget)
+            real = self.allocated_as.get(self.types.resolve(int(t)))
+            if real is not None:  # checked after t: the first typing that fits wins
+                self.propose(objs, real, mode)
 
     def reached(self, objs: np.ndarray, vals: np.ndarray) -> np.ndarray:
         """Which pointer values point at the start of their object (past the malloc
@@ -330,13 +339,25 @@ class Typer(Seeds):
                 continue
             if layout is None or (ty.size <= 0 and len(layout[0])):
                 self.rejected += len(c)
+                self.why[c] = REJECTED
                 continue
+            if mode == NOSCAN:  # checked by the rule that proposed them (noscan_chans)
+                self.object_type[c] = -2 - codes.setdefault(None, 0)
+                self.elem[c] = t
+                continue
+            if ty.name.startswith(("hchan<", "runtime.hchan")) and len(layout[0]):
+                empty = a.pstart[c + 1] == a.pstart[c]
+                if empty.any():
+                    self.noscan_chans(c[empty], t)
+                    c = c[~empty]
             ok, reps, exact, data = self.fit(c, ty, layout[0], mode)
             self.rejected += int((~ok).sum())
+            self.why[c[~ok]] = REJECTED
             good, reps, exact, data = c[ok], reps[ok], exact[ok], data[ok]
             if len(layout[0]) and len(good):
                 keep = self.slots_agree(good, ty.size, layout[0])
                 self.rejected += int((~keep).sum())
+                self.why[good[~keep]] = REJECTED
                 good, reps, exact, data = good[keep], reps[keep], exact[keep], data[keep]
             if not len(good):
                 continue
@@ -350,6 +371,39 @@ class Typer(Seeds):
             self.object_type[good] = -2 - code
             self.elem[good] = t
         return codes
+
+    def noscan_chans(self, objs: np.ndarray, t: int) -> None:
+        """Channels the runtime allocates without pointer bits (``makechan``: the hchan alone
+        when the buffer is empty or its elements are zero-size, hchan and buffer in one noscan
+        allocation when the elements hold no pointers): proposed as ``hchan<E>`` where the
+        hchan's elemtype names E's runtime type, its elemsize and the object's size agree, and
+        the rule explains the missing pointer bits."""
+        ty = self.types.types[self.types.resolve(t)]
+        field = {name: off for name, off, _ in ty.fields}
+        if not {"dataqsiz", "elemsize", "elemtype"} <= field.keys():
+            return
+        base = self.a.off[objs].astype(np.int64) + self.hdr(objs)
+        data = self.a.size[objs].astype(np.int64) - self.hdr(objs)
+        etype = self.words_at(base + field["elemtype"])
+        count = self.words_at(base + field["dataqsiz"]).astype(np.int64)
+        esize = self.buf[base + field["elemsize"]].astype(np.int64) | (
+            self.buf[base + field["elemsize"] + 1].astype(np.int64) << 8)
+        self.touched(len(objs))
+        for d in unique(etype).tolist():
+            e = self.types.runtime.get(int(d), -1)
+            if e < 0:
+                continue
+            ename = self.types.types[e].name
+            chan = self.layouts.type_ids.get(f"hchan<{ename}>", -1)
+            if chan < 0 or (ty.name != "runtime.hchan" and ty.name != f"hchan<{ename}>"):
+                continue
+            layout = self.layouts.of(e)
+            pointer_free = layout is not None and not len(layout[0])
+            elem_size = self.types.types[self.types.resolve(e)].size
+            sel = (etype == d) & (esize == elem_size) & (count >= 0) & (count < 1 << 40)
+            sel &= data >= self.types.types[self.types.resolve(chan)].size + count * elem_size
+            sel &= (count * elem_size == 0) | pointer_free
+            self.propose(objs[sel], chan, NOSCAN)
 
     def fit(self, objs: np.ndarray, ty, offs: np.ndarray, mode: int) -> tuple[
             np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -536,6 +590,8 @@ class Typer(Seeds):
             t = self.types.closures.get(int(pc), -1)
             if t >= 0:
                 self.propose(objs[pcs == pc], t, SINGLE)
+            else:
+                self.why[objs[pcs == pc]] = OPEN_CLOSURE
 
     def type_small_map_groups(self, maps: np.ndarray, group: int) -> None:
         """A Go 1.24+ map with at most 8 entries has no directory: dirPtr (offset 16) points at

@@ -21,8 +21,17 @@ from heapspurs.names.dwarf_types import GoTypes
 from heapspurs.names.slot_pieces import BUDGET
 from heapspurs.names.type_layouts import field_path
 from heapspurs.names.typer import STRING_DATA, Typer
+from heapspurs.scan.raw import ROOT_FRAME
 
-TYPING_FORMAT = 5  # bump when typing changes what it gives (cached typings are then redone)
+TYPING_FORMAT = 6  # bump when typing changes what it gives (cached typings are then redone)
+ARRAYS = ("object_type", "elem", "via", "why")  # what is cached of a typing
+# Why an object is untyped, by code (Typing.untyped_reasons): the typer's own codes first.
+UNTYPED_REASONS = ("", "typed candidates disagree with the dump (size or pointer slots)",
+                   "closure whose captured variables DWARF does not lay out",
+                   "noscan, no typed pointer reaches it", "no typed pointer reaches it",
+                   "held only by stack frames DWARF gives no type for at their pc",
+                   "unreachable")
+NOSCAN_UNREACHED, UNREACHED, FRAMES_ONLY, UNREACHABLE = 3, 4, 5, 6
 
 
 @dataclass
@@ -36,6 +45,25 @@ class Typing:
     header: np.ndarray | None = None  # bool per object: has a malloc header
     via: np.ndarray | None = None  # int32 per object: the field that first led to it, or -1
     via_names: list[str] | None = None  # e.g. "main.Entry.Payload"
+    why: np.ndarray | None = None  # int8 per object: the typer's reason code (REJECTED...)
+
+    def untyped_reasons(self, ix: HeapIndex, objs: np.ndarray,
+                        reachable: np.ndarray) -> np.ndarray:
+        """Per object of ``objs``: 0 when typed, else the index of why it is not in
+        UNTYPED_REASONS (``reachable``: the heap's reachability mask)."""
+        objs = np.asarray(objs, np.int64)
+        code = np.where(np.asarray(ix.pstart[objs + 1]) == np.asarray(ix.pstart[objs]),
+                        NOSCAN_UNREACHED, UNREACHED).astype(np.int8)
+        owners = np.asarray(ix.rstart[objs + 1]) - np.asarray(ix.rstart[objs])
+        frames = np.zeros(ix.count, bool)
+        frames[ix.roots.obj[ix.roots.kind == ROOT_FRAME]] = True
+        code[(owners == 0) & frames[objs]] = FRAMES_ONLY
+        if self.why is not None:
+            mine = self.why[objs]
+            code = np.where(mine > 0, mine, code)
+        code[~reachable[objs]] = UNREACHABLE
+        code[self.object_type[objs] >= 0] = 0
+        return code
 
     def kind_labels(self, objs: np.ndarray) -> tuple[np.ndarray, list[str]]:
         """(label id per object or -1, labels) for counting by kind: the type, with byte
@@ -89,13 +117,15 @@ def type_heap(ix: HeapIndex, types: GoTypes, budget: int = BUDGET) -> Typing:
     typer.seed_finalizers()
     typer.run()
     typer.seed_frames()
+    typer.seed_frame_closures()
     typer.run()
     typer.seed_headers()  # after propagation: a check on it, and types for the rest
     typer.run()
     typer.run_late()
     typer.done()
     typing = Typing(typer.object_type, typer.names, typer.conflicts, typer.rejected,
-                    typer.elem, types, np.asarray(ix.header, bool), typer.via, typer.via_names)
+                    typer.elem, types, np.asarray(ix.header, bool), typer.via, typer.via_names,
+                    typer.why)
     del typer  # with its working arrays
     give_back()
     return typing
@@ -110,15 +140,15 @@ def cached_typing(ix: HeapIndex, types: GoTypes, binary_key: str) -> Typing:
     meta = cache.extra_json(ix, name)
     if isinstance(meta, dict) and meta.get("count") == ix.count:
         try:
-            arrays = {k: cache.derived(ix, f"{name}_{k}", _missing)
-                      for k in ("object_type", "elem", "via")}
+            arrays = {k: cache.derived(ix, f"{name}_{k}", _missing) for k in ARRAYS}
             return Typing(arrays["object_type"], list(meta["names"]), int(meta["conflicts"]),
                           int(meta["rejected"]), arrays["elem"], types,
-                          np.asarray(ix.header, bool), arrays["via"], list(meta["via_names"]))
+                          np.asarray(ix.header, bool), arrays["via"], list(meta["via_names"]),
+                          arrays["why"])
         except (LookupError, ValueError, TypeError):
             pass
     typing = type_heap(ix, types)
-    for k in ("object_type", "elem", "via"):
+    for k in ARRAYS:
         value = getattr(typing, k)
         cache.derived(ix, f"{name}_{k}", lambda v=value: v)
     cache.save_extra_json(ix, name, {"count": ix.count, "names": typing.names,

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from heapspurs.names.closures import CLOSURE
 from heapspurs.names.type_layouts import (
     ANY,
     ARRAY,
@@ -222,6 +223,32 @@ class Seeds:
             if d >= 0 and obj >= 0 and int(values[fslot]) == int(ix.addr[obj]) + (
                     self.header_bytes(obj)):
                 self.propose_dynamic(obj, d)
+
+    def seed_frame_closures(self: Typer) -> None:
+        """A running closure keeps its closure object in its frame: a frame's pointer that
+        points at an object whose first word is the entry of the frame's own function types
+        that object as the function's closure."""
+        raw, types = self.ix.raw, self.types
+        if not types.closures or not len(raw.frame_sp):
+            return
+        by_name = {types.types[t].name: t for t in types.closures.values()}
+        pc_of = {t: pc for pc, t in types.closures.items()}
+        counts = np.diff(np.asarray(raw.frame_pstart, np.int64))
+        frame = np.repeat(np.arange(len(counts)), counts)
+        vals = np.asarray(raw.fptr_val[:len(frame)], np.uint64)
+        objs = self.ix.resolve(vals).astype(np.int64)
+        ok = objs >= 0
+        frame, vals, objs = frame[ok], vals[ok], objs[ok]
+        start = self.reached(objs, vals)
+        frame, objs = frame[start], objs[start]
+        if not len(objs):
+            return
+        pcs = self.words_at(self.a.off[objs].astype(np.int64) + self.hdr(objs))
+        for f in unique(frame[np.isin(pcs, np.array(list(types.closures), np.uint64))]).tolist():
+            t = by_name.get(CLOSURE + self.ix.frame_name(f), -1)
+            if t >= 0:
+                mine = (frame == f) & (pcs == np.uint64(pc_of[t]))
+                self.propose(objs[mine], t, SINGLE)
 
     def seed_headers(self: Typer) -> None:
         """Objects with a malloc header name their type descriptor in their first word. Read a

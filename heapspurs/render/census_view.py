@@ -20,7 +20,8 @@ def rows_text(rows: list[HistogramRow]) -> Iterator[str]:
 
 
 def rows_json(rows: list[HistogramRow]) -> list[dict[str, Any]]:
-    return [{"name": r.name, "count": r.count, "bytes": r.bytes} for r in rows]
+    return [{"name": r.name, "count": r.count, "bytes": r.bytes}
+            | ({"untyped_reason": r.untyped_reason} if r.untyped_reason else {}) for r in rows]
 
 
 def histogram_text(h: Histogram) -> Iterator[str]:
