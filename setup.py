@@ -1,5 +1,6 @@
-"""Build the optional native code (the scan, the graph algorithms, the DWARF walker); pyproject.toml holds the
-rest. Without a C compiler heapspurs falls back to slower Python/numpy versions."""
+"""Build the optional native code (the scan, the graph algorithms, the DWARF walker);
+pyproject.toml holds the rest. Without a C compiler heapspurs falls back to slower Python/numpy
+versions."""
 
 from setuptools import Extension, setup
 
