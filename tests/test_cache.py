@@ -11,6 +11,7 @@ from clirun import run
 
 from heapspurs.index import cache
 from heapspurs.index.load import load_index
+from heapspurs.names.typing import ARRAYS
 
 
 @pytest.fixture
@@ -113,7 +114,7 @@ def test_typing_is_kept_beside_the_index_and_checked(retain_typed_args, cache_ho
     first = run(*args)
     assert first.status == 0, first.err
     files = list(cache_home.rglob("extra_types*"))
-    assert any(f.suffix == ".json" for f in files) and len(files) == 4
+    assert any(f.suffix == ".json" for f in files) and len(files) == 1 + len(ARRAYS)
     assert run(*args).out == first.out  # read back
     for f in files:
         if f.name.endswith("_object_type.npy"):

@@ -348,7 +348,8 @@ class Typer(Seeds):
             if ty.name.startswith(("hchan<", "runtime.hchan")) and len(layout[0]):
                 empty = a.pstart[c + 1] == a.pstart[c]
                 if empty.any():
-                    self.noscan_chans(c[empty], t)
+                    with self.ranked():  # (the order of its proposals is kept by pieces)
+                        self.noscan_chans(c[empty], t)
                     c = c[~empty]
             ok, reps, exact, data = self.fit(c, ty, layout[0], mode)
             self.rejected += int((~ok).sum())
@@ -403,6 +404,7 @@ class Typer(Seeds):
             sel = (etype == d) & (esize == elem_size) & (count >= 0) & (count < 1 << 40)
             sel &= data >= self.types.types[self.types.resolve(chan)].size + count * elem_size
             sel &= (count * elem_size == 0) | pointer_free
+            self.rank((chan,))
             self.propose(objs[sel], chan, NOSCAN)
 
     def fit(self, objs: np.ndarray, ty, offs: np.ndarray, mode: int) -> tuple[
@@ -576,7 +578,6 @@ class Typer(Seeds):
                 self.type_interfaces(slots[sel], piece.objs[owner[sel]], a == IFACE, order)
         sel = act == FUNCVAL
         if sel.any():
-            self.rank((len(PROPAGATED) + 2,))
             self.type_closures(*self.slot_targets(slots[sel]))
 
     def type_closures(self, objs: np.ndarray, vals: np.ndarray) -> None:
@@ -589,6 +590,7 @@ class Typer(Seeds):
         for pc in unique(pcs).tolist():
             t = self.types.closures.get(int(pc), -1)
             if t >= 0:
+                self.rank((len(PROPAGATED) + 2, t))
                 self.propose(objs[pcs == pc], t, SINGLE)
             else:
                 self.why[objs[pcs == pc]] = OPEN_CLOSURE
