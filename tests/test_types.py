@@ -151,3 +151,17 @@ def test_array_lengths_never_guessed_and_fields_group_histograms(go_version):
     rows = {row["name"]: row for row in run(r.dump, "--program", r.binary, "--histogram",
                                             "--json").json()["rows"]}
     assert rows["[]uint8 (main.Report.Buf)"]["count"] == len(r.facts["reports"]["buffers"])
+
+
+def test_the_grown_itab_table_is_typed(typed):
+    # runtime.itabAdd grows the table into a noscan allocation: typed by that rule when the
+    # program made enough itabs for the table to grow (the HTTP server does on Go 1.27).
+    r, ix, ty = typed
+    types = load_types(str(r.binary))
+    address = next(a for name, a, _ in types.globals if name == "runtime.itabTable")
+    rows = np.nonzero(ix.roots.slot == np.uint64(address))[0]
+    if not len(rows):
+        pytest.skip("the itab table did not grow: runtime.itabTable points at static data")
+    obj = int(ix.roots.obj[rows[0]])
+    assert ix.npointers(obj) == 0
+    assert ty.type_name(obj) == "runtime.itabTableType"

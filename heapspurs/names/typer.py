@@ -351,6 +351,12 @@ class Typer(Seeds):
                     with self.ranked():  # (the order of its proposals is kept by pieces)
                         self.noscan_chans(c[empty], t)
                     c = c[~empty]
+            elif ty.name == "runtime.itabTableType":
+                empty = a.pstart[c + 1] == a.pstart[c]
+                grown = empty & self.grown_itab_table(c)
+                self.object_type[c[grown]] = -2 - codes.setdefault(None, 0)
+                self.elem[c[grown]] = t
+                c = c[~grown]
             ok, reps, exact, data = self.fit(c, ty, layout[0], mode)
             self.rejected += int((~ok).sum())
             self.why[c[~ok]] = REJECTED
@@ -406,6 +412,17 @@ class Typer(Seeds):
             sel &= (count * elem_size == 0) | pointer_free
             self.rank((chan,))
             self.propose(objs[sel], chan, NOSCAN)
+
+    def grown_itab_table(self, objs: np.ndarray) -> np.ndarray:
+        """runtime.itabAdd grows the itab table into a noscan allocation (the itabs it points
+        at are not heap memory) of 2 + size words: {size, count, entries [size]*itab}. Which
+        objects are one: size a power of two, count below it, the object big enough."""
+        base = self.a.off[objs].astype(np.int64) + self.hdr(objs)
+        data = self.a.size[objs].astype(np.int64) - self.hdr(objs)
+        size = self.words_at(base).astype(np.int64)
+        count = self.words_at(base + self.ptr).astype(np.int64)
+        return ((size > 0) & (size < 1 << 40) & ((size & (size - 1)) == 0) & (count >= 0)
+                & (count <= size) & ((2 + size) * self.ptr <= data))
 
     def fit(self, objs: np.ndarray, ty, offs: np.ndarray, mode: int) -> tuple[
             np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
