@@ -42,11 +42,11 @@ Var = tuple[int, str, int, int, int, int, int]
 @dataclass
 class Functions:
     """What a DWARF reader found of functions: ``funcs`` in DIE order, ``vars_of(i)`` the
-    children of function ``i``, ``any_offsets`` whether any variable has a closure offset."""
+    children of function ``i``."""
 
     funcs: Sequence[Func]
     vars_of: Callable[[int], list[Var]]
-    any_offsets: bool
+    placed: set[int]  # the functions with a variable that has a closure offset
     code: Callable[[int, int], bytes] | None = None  # (address, length) -> the binary's code
 
     @cached_property
@@ -156,13 +156,12 @@ def _captured(types: list[GoType], fns: Functions, by_die: dict[int, int], i: in
               ptr: int) -> list[tuple[str, int, int]] | None:
     """(name, offset, type) of what function ``i`` captures, or None when DWARF does not
     say."""
-    children = fns.vars_of(i)
     if flags & F_TRAMPOLINE:
         # Other trampolines (a pointer method wrapping a value method) are no closures.
         method_value = name.endswith("-fm")
         if not (method_value or CLOSURE_NAME.search(name)):
             return None
-        callee = next((by_die[v[5]] for v in children
+        callee = next((by_die[v[5]] for v in fns.vars_of(i)
                        if v[0] == TAG_INLINED and v[5] in by_die), None)
         if callee is None:
             callee = _called(fns, i)
@@ -181,15 +180,15 @@ def _captured(types: list[GoType], fns: Functions, by_die: dict[int, int], i: in
             fields.append((pname, off, t))
             off += _size(types, t)
         return fields
-    placed = [(v[1], v[3], type_of(v[2])) for v in children
-              if v[0] == TAG_VARIABLE and v[3] >= 0]
-    if placed:
+    if i in fns.placed:
+        placed = [(v[1], v[3], type_of(v[2])) for v in fns.vars_of(i)
+                  if v[0] == TAG_VARIABLE and v[3] >= 0]
         return sorted(placed, key=lambda f: f[1]) if all(t >= 0 for _, _, t in placed) else None
-    if fns.any_offsets or not CLOSURE_NAME.search(name):
+    if fns.placed or not CLOSURE_NAME.search(name):
         return None
     # (Before Go 1.23 a captured variable is declared where the closure first uses it: it
     # cannot be told from the closure's own locals, so only a lone variable is taken.)
-    captured = [v for v in children if v[0] == TAG_VARIABLE]
+    captured = [v for v in fns.vars_of(i) if v[0] == TAG_VARIABLE]
     if len(captured) != 1 or type_of(captured[0][2]) < 0:
         return None
     return [(captured[0][1], ptr, type_of(captured[0][2]))]

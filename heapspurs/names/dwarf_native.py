@@ -145,7 +145,7 @@ def _functions(frows: np.ndarray, vrows: np.ndarray, text: Callable[[int, int], 
         return [(tag, text(p, n), t, off, line, origin, vp) for _, tag, p, n, t, off, line,
                 origin, vp in vrows[start[i]:start[i + 1]].tolist()]
 
-    return Functions(funcs, vars_of, bool((vrows[:, 5] >= 0).any()), code)
+    return Functions(funcs, vars_of, set(np.unique(vrows[vrows[:, 5] >= 0, 0]).tolist()), code)
 
 
 def _locals(lrows: np.ndarray, rrows: np.ndarray, prows: np.ndarray, die: np.ndarray,
