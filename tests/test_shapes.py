@@ -49,7 +49,8 @@ def test_no_wrong_typings(shapes):
 def test_objects_held_only_by_closures_and_defer_wrappers_get_their_type(shapes):
     r, ix, ty = shapes
     held = r.facts["only_via_closures"]
-    assert len(held) == 16  # 4 closures, 2 x (3 defer wrappers + 2 deferred closures), 2 go
+    # 4 closures, 2 x (3 defer wrappers + 2 deferred closures), 2 go, 2 timers' functions
+    assert len(held) == 18
     types = {a: ty.type_name(ix.find(int(a, 16))) for a in held}
     assert set(types.values()) <= {"main.Tracker", "main.State"}
     assert None not in types.values()
@@ -65,6 +66,20 @@ def test_closure_objects_are_called_by_their_function(shapes):
             assert g is None
         else:
             assert g == want
+
+
+def test_timers_only_the_runtime_holds_are_typed(shapes):
+    # The timer heap points at the timer inside a time.Ticker (Go < 1.23: its field r, told
+    # from a time.Timer by its period) or a runtime.timeTimer (1.23+, both kinds).
+    r, ix, ty = shapes
+    (ticker,) = r.facts["tickers"]
+    obj = ix.find(int(ticker, 16))
+    if minor(r.version) >= 23:
+        # (Since 1.23 an unreferenced ticker may be collected before the dump.)
+        assert obj < 0 or ty.type_name(obj) == "runtime.timeTimer"
+    else:
+        assert ty.type_name(obj) == "time.Ticker"
+
 
 
 def test_noscan_channels_are_typed_by_makechan_rule(shapes):

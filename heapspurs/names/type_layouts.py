@@ -244,6 +244,32 @@ def allocated_as(types: GoTypes) -> dict[int, int]:
     return {ids[a]: ids[b] for a, b in ALLOCATED_AS.items() if a in ids and b in ids}
 
 
+# Types the runtime points into the middle of: a *T pointing at field F of a U (at F's offset)
+# is a U, when the period word of the T there says so ("once": 0, "periodic": not 0, None:
+# either). The runtime's timer heaps point at the timer inside time.Timer and time.Ticker (Go
+# 1.21-1.22: field r; the two differ only in their period) or inside runtime.timeTimer (1.23+).
+EMBEDDED = {"runtime.timer": (("runtime.timeTimer", "timer", None), ("time.Timer", "r", "once"),
+                              ("time.Ticker", "r", "periodic"))}
+
+
+def embedded_in(types: GoTypes) -> dict[int, list[tuple[int, int, int, str | None]]]:
+    """Type index -> [(container type, field offset, offset of the period word in the field
+    or -1, predicate)] (EMBEDDED), for the containers this binary has."""
+    ids = {t.name: i for i, t in enumerate(types.types) if t.tag == "struct" and t.fields}
+    out: dict[int, list[tuple[int, int, int, str | None]]] = {}
+    for inner, containers in EMBEDDED.items():
+        if inner not in ids:
+            continue
+        period = next((o for f, o, _ in types.types[ids[inner]].fields if f == "period"), -1)
+        for outer, field_name, when in containers:
+            if outer not in ids:
+                continue
+            off = next((o for f, o, _ in types.types[ids[outer]].fields if f == field_name), None)
+            if off is not None and (when is None or period >= 0):
+                out.setdefault(ids[inner], []).append((ids[outer], off, period, when))
+    return out
+
+
 SHAPE = "go.shape."
 TRIE = "internal/sync."  # Go 1.24+ HashTrieMap (sync.Map, unique): node, entry, indirect
 

@@ -42,6 +42,7 @@ from heapspurs.names.type_layouts import (
     STRING,
     Layouts,
     allocated_as,
+    embedded_in,
     field_path,
     pointer_shaped,
     swiss_small_map_groups,
@@ -121,6 +122,7 @@ class Typer(Seeds):
         self.small_map_group = swiss_small_map_groups(types)
         self.trie_nodes = trie_node_kinds(types)
         self.allocated_as = allocated_as(types)
+        self.embedded = embedded_in(types)
         # Ranks of the proposals of one step (see ranked): None outside one.
         self.ranks: tuple[dict, dict] | None = None
         self.why = np.zeros(ix.count, np.int8)  # why an object may stay untyped (REJECTED...)
@@ -222,6 +224,8 @@ class Typer(Seeds):
         same, and the struct's own typing must win."""
         start = self.reached(objs, vals)
         self.propose(objs[start], t, mode)
+        if self.types.resolve(t) in self.embedded:
+            self.propose_embedded(objs[~start], vals[~start], self.types.resolve(t))
         esize = self.types.types[self.types.resolve(t)].size if t >= 0 else 0
         if mode == ARRAY and esize > 0:
             delta = vals[~start].astype(np.int64) - (self.a.addr[objs[~start]].astype(
@@ -232,6 +236,24 @@ class Typer(Seeds):
                 self._note(1, key)
                 queue(self.late[key], inside.astype(self.obj_dtype, copy=False),
                       COMPACT * self.budget)
+
+    def propose_embedded(self, objs: np.ndarray, vals: np.ndarray, t: int) -> None:
+        """Pointers to a ``t`` inside an object where a container type holds one
+        (type_layouts.EMBEDDED): the object is proposed as that container."""
+        delta = vals.astype(np.int64) - (self.a.addr[objs].astype(np.int64) + self.hdr(objs))
+        for outer, off, period, when in self.embedded[t]:
+            sel = delta == off
+            if not sel.any():
+                continue
+            if when is not None:
+                words = self.words_at(self.a.off[objs[sel]].astype(np.int64)
+                                      + self.hdr(objs[sel]) + off + period)
+                keep = (words == 0) if when == "once" else (words != 0)
+                sel[np.nonzero(sel)[0][~keep]] = False
+            group, seq = self.group, self.seq
+            self.rank((len(PROPAGATED) + 3, outer))
+            self.propose(objs[sel], outer, SINGLE)
+            self.group, self.seq = group, seq
 
     def slot_targets(self, slots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(target object, pointer value) of pointer slots (indexes into the index's slot

@@ -62,6 +62,7 @@ var pending chan *Item
 var channels []interface{}
 var index map[int]*Item
 var timers []*time.Timer
+var tickers []string // addresses of tickers nothing but the runtime holds
 
 type sample struct {
 	Addr string `json:"addr"`
@@ -208,6 +209,16 @@ func main() {
 		timers = append(timers, time.AfterFunc(time.Hour, func() { t.Release() }))
 	}
 
+	// Timers only the runtime's timer heap holds (it points at the timer inside them): a
+	// discarded AfterFunc whose function holds a Tracker, and a discarded Ticker.
+	for i := 0; i < 2; i++ {
+		t := newTracker(5000 + i)
+		onlyViaClosures = append(onlyViaClosures, addr(unsafe.Pointer(t)))
+		record(t)
+		time.AfterFunc(time.Hour, func() { t.Release() })
+	}
+	tickers = append(tickers, addr(unsafe.Pointer(time.NewTicker(time.Hour))))
+
 	ready.Wait()
 	runtime.Gosched()
 	f, err := os.Create(os.Args[1])
@@ -218,7 +229,8 @@ func main() {
 	debug.WriteHeapDump(f.Fd())
 	f.Close()
 	out := map[string]interface{}{"goarch": runtime.GOARCH, "version": runtime.Version(),
-		"samples": samples, "only_via_closures": onlyViaClosures}
+		"samples": samples, "only_via_closures": onlyViaClosures,
+		"tickers": tickers}
 	js, _ := json.Marshal(out)
 	fmt.Println(string(js))
 	runtime.KeepAlive(st)
