@@ -56,6 +56,15 @@ def test_objects_held_only_by_closures_and_defer_wrappers_get_their_type(shapes)
     assert None not in types.values()
 
 
+def test_register_arguments_spilled_into_the_callers_frame_are_typed(shapes):
+    # go t.Wait(...): the running Wait's receiver lives in its spill slot, in the frame of the
+    # go wrapper that called it; DWARF places it at the CFA (DW_OP_call_frame_cfa).
+    r, ix, ty = shapes
+    held = r.facts["spilled_args"]
+    assert len(held) == 2
+    assert {ty.type_name(ix.find(int(a, 16))) for a in held} == {"main.Tracker"}
+
+
 def test_closure_objects_are_called_by_their_function(shapes):
     r, ix, ty = shapes
     got = typed_as(r, ix, ty, "closure ")

@@ -38,7 +38,8 @@ static int64_t ex_sleb(const uint8_t *b, size_t n, size_t *i) {
 }
 
 
-/* Decode an expression of DW_OP_fbreg / DW_OP_regN (each optionally followed by DW_OP_piece)
+/* Decode an expression of DW_OP_fbreg / DW_OP_call_frame_cfa / DW_OP_regN (each optionally
+ * followed by DW_OP_piece)
  * into pieces appended to ``out``; returns how many were added, 0 when the expression is
  * anything else (or has no piece on the stack frame), -1 when out of memory. */
 static int expr_pieces(const uint8_t *b, size_t n, Vec *out) {
@@ -51,6 +52,10 @@ static int expr_pieces(const uint8_t *b, size_t n, Vec *out) {
         if (op == 0x91) {
             i++;
             where = ex_sleb(b, n, &i);
+            on_frame = 1;
+        } else if (op == 0x9c) { /* DW_OP_call_frame_cfa: the CFA itself (Go's frame base) */
+            i++;
+            where = 0;
             on_frame = 1;
         } else if (op >= 0x50 && op <= 0x6f) {
             i++;

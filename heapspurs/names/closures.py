@@ -129,6 +129,23 @@ def add_closure_types(types: list[GoType], fns: Functions, type_of: Callable[[in
     return out
 
 
+SHAPED = "[go.shape."  # a generic function's shape instantiation, which takes a dictionary
+
+
+def _with_dictionary(types: list[GoType], placed: list[tuple[str, int, int]],
+                     ptr: int) -> list[tuple[str, int, int]]:
+    """A closure inside a shape-instantiated function also captures its dictionary, which
+    DWARF does not list: in the first word no listed variable covers."""
+    unsafe_pointer = next((i for i, t in enumerate(types) if t.name == "unsafe.Pointer"), -1)
+    if unsafe_pointer < 0:
+        return placed
+    covered = set()
+    for _, off, t in placed:
+        covered.update(range(off // ptr, -(-(off + max(_size(types, t), 1)) // ptr)))
+    word = next(w for w in range(1, len(covered) + 2) if w not in covered)
+    return sorted([*placed, (".dict", word * ptr, unsafe_pointer)], key=lambda f: f[1])
+
+
 WRAPPER_CODE = 96  # bytes of a wrapper's code searched for the call it makes
 
 
@@ -183,7 +200,12 @@ def _captured(types: list[GoType], fns: Functions, by_die: dict[int, int], i: in
     if i in fns.placed:
         placed = [(v[1], v[3], type_of(v[2])) for v in fns.vars_of(i)
                   if v[0] == TAG_VARIABLE and v[3] >= 0]
-        return sorted(placed, key=lambda f: f[1]) if all(t >= 0 for _, _, t in placed) else None
+        if not all(t >= 0 for _, _, t in placed):
+            return None
+        placed.sort(key=lambda f: f[1])
+        if SHAPED in name:
+            placed = _with_dictionary(types, placed, ptr)
+        return placed
     if fns.placed or not CLOSURE_NAME.search(name):
         return None
     # (Before Go 1.23 a captured variable is declared where the closure first uses it: it

@@ -39,8 +39,9 @@ from heapspurs.names.leb128 import sleb128, uleb128
 
 
 def pieces(expr: list[int], size: int) -> list[Piece] | None:
-    """The pieces of a location expression made of DW_OP_fbreg / DW_OP_regN (each optionally
-    followed by DW_OP_piece); None for anything else (computed locations are not followed)."""
+    """The pieces of a location expression made of DW_OP_fbreg / DW_OP_call_frame_cfa /
+    DW_OP_regN (each optionally followed by DW_OP_piece); None for anything else (computed
+    locations are not followed)."""
     out: list[Piece] = []
     i = off = 0
     while i < len(expr):
@@ -48,6 +49,8 @@ def pieces(expr: list[int], size: int) -> list[Piece] | None:
         where: int | None
         if op == 0x91:  # DW_OP_fbreg
             where, i = sleb128(expr, i + 1)
+        elif op == 0x9C:  # DW_OP_call_frame_cfa: the CFA, which is Go's frame base
+            where, i = 0, i + 1
         elif 0x50 <= op <= 0x6F:  # DW_OP_reg0..31
             where, i = None, i + 1
         elif op == 0x93:  # a DW_OP_piece with nothing before it: an optimized-out part

@@ -170,17 +170,19 @@ class Seeds:
         end_a = np.array(end, np.uint64)
         by_action: dict[tuple[int, int], list[int]] = defaultdict(list)
         ifaces: list[tuple[int, int, bool]] = []
+        # Every frame's pointer slots by address: a register argument is spilled into its
+        # caller's frame (the outgoing argument area), where DWARF may place it.
+        counts = np.diff(np.asarray(raw.frame_pstart, np.int64))
+        owner = np.repeat(np.arange(len(counts)), counts)
+        slot_addr = (np.asarray(raw.frame_sp, np.uint64)[owner]
+                     + np.asarray(raw.fptr_off[:len(owner)], np.uint64))
+        slot_of = dict(zip(slot_addr.tolist(), range(len(owner)), strict=True))
         for f in range(len(raw.frame_sp)):
             pc = np.uint64(int(raw.frame_pc[f]) - 1)
             live = np.nonzero((begin_a <= pc) & (pc < end_a))[0]
             if not len(live):
                 continue
-            sp = int(raw.frame_sp[f])
-            cfa = sp + int(raw.frame_size[f])
-            s0, s1 = int(raw.frame_pstart[f]), int(raw.frame_pstart[f + 1])
-            slot_of = {sp + int(o): k for k, o in enumerate(raw.fptr_off[s0:s1].tolist())}
-            if not slot_of:
-                continue
+            cfa = int(raw.frame_sp[f]) + int(raw.frame_size[f])
             for k in live.tolist():
                 li, ri = which[k]
                 t = types.locals[li][0]
@@ -198,12 +200,13 @@ class Seeds:
                         if j is None:
                             continue
                         if act in (PTR, SLICE, STRING, COUNTED, CHANBUF, FUNCVAL):
-                            by_action[(act, tgt)].append(s0 + j)
+                            by_action[(act, tgt)].append(j)
                             # (No capacity from frames: DWARF may place a whole slice
                             # header in the frame where only its pointer was spilled.)
                         elif act in (EFACE, IFACE):
-                            ifaces.append((s0 + j, addr - self.ptr - sp + int(raw.frame_off[f]),
-                                           act == IFACE))
+                            g = int(owner[j])  # the frame holding the slot
+                            ifaces.append((j, addr - self.ptr - int(raw.frame_sp[g])
+                                           + int(raw.frame_off[g]), act == IFACE))
         values = raw.fptr_val
         for (act, tgt), fslots in by_action.items():
             vals = values[np.array(fslots, np.int64)]

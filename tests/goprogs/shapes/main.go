@@ -71,6 +71,7 @@ type sample struct {
 
 var samples []sample
 var onlyViaClosures []string // objects nothing but a closure or a defer wrapper holds
+var spilledArgs []string     // objects nothing but a spilled register argument holds
 
 func addr(p unsafe.Pointer) string { return fmt.Sprintf("%#x", uintptr(p)) }
 
@@ -173,9 +174,11 @@ func main() {
 		}()
 	}
 	for g := 0; g < 2; g++ {
-		// (Once the goroutine runs, its wrapper's closure is dropped: t is then held by the
-		// frame of Wait only, where DWARF may give it no location.)
+		// Once the goroutine runs, its wrapper's closure is dropped: t is then held by the
+		// spill slot of Wait's receiver only (in the wrapper's frame).
 		t := newTracker(3000 + g)
+		spilledArgs = append(spilledArgs, addr(unsafe.Pointer(t)))
+		record(t)
 		ready.Add(1)
 		go t.Wait(stop, &ready)
 	}
@@ -230,7 +233,7 @@ func main() {
 	f.Close()
 	out := map[string]interface{}{"goarch": runtime.GOARCH, "version": runtime.Version(),
 		"samples": samples, "only_via_closures": onlyViaClosures,
-		"tickers": tickers}
+		"tickers": tickers, "spilled_args": spilledArgs}
 	js, _ := json.Marshal(out)
 	fmt.Println(string(js))
 	runtime.KeepAlive(st)
