@@ -34,7 +34,7 @@ CLOSURE_NAME = re.compile(r"\.(?:func\d+|gowrap\d+|deferwrap\d+)(?:\.\d+)*$")
 # A unit-level function: (DIE offset, name, entry pc or -1, declaration line or -1, abstract
 # origin DIE or -1, flags).
 Func = tuple[int, str, int, int, int, int]
-# One of its direct children: (tag, name, type DIE or -1, closure offset or -1, declaration line
+# One of its direct children: (tag, name, type index or -1, closure offset or -1, declaration line
 # or -1, abstract origin DIE or -1, variable_parameter: 1, 0, or -1 when absent).
 Var = tuple[int, str, int, int, int, int, int]
 
@@ -103,8 +103,7 @@ def _size(types: list[GoType], t: int) -> int:
     return types[t].size if t >= 0 else -1
 
 
-def add_closure_types(types: list[GoType], fns: Functions, type_of: Callable[[int], int],
-                      ptr: int) -> dict[int, int]:
+def add_closure_types(types: list[GoType], fns: Functions, ptr: int) -> dict[int, int]:
     """Append a ``closure NAME`` struct type to ``types`` for every function whose captured
     variables DWARF lays out; returns entry pc -> that type's index."""
     by_die = {f[0]: i for i, f in enumerate(fns.funcs)}
@@ -116,7 +115,7 @@ def add_closure_types(types: list[GoType], fns: Functions, type_of: Callable[[in
         o = by_die.get(origin)
         if o is not None:
             name = name or fns.funcs[o][1]
-        fields = _captured(types, fns, by_die, i, name, flags, type_of, ptr)
+        fields = _captured(types, fns, by_die, i, name, flags, ptr)
         if fields is None:
             continue
         end = ptr
@@ -169,8 +168,7 @@ def _called(fns: Functions, i: int) -> int | None:
 
 
 def _captured(types: list[GoType], fns: Functions, by_die: dict[int, int], i: int, name: str,
-              flags: int, type_of: Callable[[int], int],
-              ptr: int) -> list[tuple[str, int, int]] | None:
+              flags: int, ptr: int) -> list[tuple[str, int, int]] | None:
     """(name, offset, type) of what function ``i`` captures, or None when DWARF does not
     say."""
     if flags & F_TRAMPOLINE:
@@ -189,7 +187,7 @@ def _captured(types: list[GoType], fns: Functions, by_die: dict[int, int], i: in
             params = params[:1]
         fields, off = [], ptr
         for _, pname, tdie, _, _, _, _ in params:
-            t = type_of(tdie)
+            t = tdie
             if t < 0 or _size(types, t) < 0 or not pname:
                 return None
             a = align_of(types, t, ptr)
@@ -198,7 +196,7 @@ def _captured(types: list[GoType], fns: Functions, by_die: dict[int, int], i: in
             off += _size(types, t)
         return fields
     if i in fns.placed:
-        placed = [(v[1], v[3], type_of(v[2])) for v in fns.vars_of(i)
+        placed = [(v[1], v[3], v[2]) for v in fns.vars_of(i)
                   if v[0] == TAG_VARIABLE and v[3] >= 0]
         if not all(t >= 0 for _, _, t in placed):
             return None
@@ -211,6 +209,6 @@ def _captured(types: list[GoType], fns: Functions, by_die: dict[int, int], i: in
     # (Before Go 1.23 a captured variable is declared where the closure first uses it: it
     # cannot be told from the closure's own locals, so only a lone variable is taken.)
     captured = [v for v in fns.vars_of(i) if v[0] == TAG_VARIABLE]
-    if len(captured) != 1 or type_of(captured[0][2]) < 0:
+    if len(captured) != 1 or captured[0][2] < 0:
         return None
-    return [(captured[0][1], ptr, type_of(captured[0][2]))]
+    return [(captured[0][1], ptr, captured[0][2])]

@@ -126,8 +126,9 @@ def _go_types(out: tuple, ptr_size: int, code: Callable[[int, int], bytes] | Non
         grows[:, 0].tolist(), grows[:, 1].tolist(), grows[:, 2].tolist(), gtype.tolist(),
         strict=True) if t >= 0)
     globals_.sort(key=lambda g: g[1])
-    closures = add_closure_types(types, _functions(frows, vrows, text, code),
-                                 lambda ref: int(_index_of(die, np.array([ref]))[0]), ptr_size)
+    vrows = vrows.copy()
+    vrows[:, 4] = _index_of(die, vrows[:, 4])  # type DIE -> type index
+    closures = add_closure_types(types, _functions(frows, vrows, text, code), ptr_size)
     return GoTypes(types, globals_, runtime, _locals(lrows, rrows, prows, die, size, ptr_size),
                    closures)
 

@@ -192,9 +192,10 @@ def extract(path: str) -> GoTypes:
                             info.get("count", 0),
                             [(n, o, index.get(t, -1)) for n, o, t in members]))
     runtime = {info["rt"]: i for i, (_, info, _) in enumerate(raw) if "rt" in info}
+    children = [[(v[0], v[1], index.get(v[2], -1), *v[3:]) for v in vs] for vs in children]
     closures = add_closure_types(types, Functions(funcs, children.__getitem__, {
         i for i, vs in enumerate(children) if any(v[3] >= 0 for v in vs)}, code_reader(path)),
-        lambda d: index.get(d, -1), ptr_size)
+        ptr_size)
     gl = sorted((n, a, index.get(t, -1)) for n, a, t in globals_ if index.get(t, -1) >= 0)
     gl.sort(key=lambda g: g[1])
     locs = []
