@@ -131,6 +131,20 @@ def test_histogram_rows_name_closures_and_say_why_the_rest_is_untyped(shapes):
     assert untyped and all(row["untyped_reason"] in UNTYPED_REASONS[1:] for row in untyped)
 
 
+def test_big_maps_are_typed_down_to_their_groups(shapes):
+    # A 3000-entry map: Go 1.24+ keeps it as a directory of tables of groups (each typed for
+    # the map's key and value in DWARF), Go 1.21 as arrays of buckets.
+    r, ix, ty = shapes
+    names = {ty.type_name(i) for i in np.nonzero(ty.object_type >= 0)[0].tolist()}
+    if minor(r.version) >= 24:
+        wanted = ["map<int,*main.Item>", "table<int,*main.Item>",
+                  "*table<int,*main.Item>", "noalg.map.group[int]*main.Item"]
+    else:
+        wanted = ["hash<int,*main.Item>", "bucket<int,*main.Item>"]
+    for want in wanted:
+        assert any(n == want or n.endswith("]" + want) for n in names), want
+
+
 def test_coverage(shapes):
     r, ix, ty = shapes
     reach = reachable_mask(ix)
