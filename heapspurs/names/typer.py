@@ -369,10 +369,17 @@ class Typer(Seeds):
                 continue
             if ty.name.startswith(("hchan<", "runtime.hchan")) and len(layout[0]):
                 empty = a.pstart[c + 1] == a.pstart[c]
-                if empty.any():
-                    with self.ranked():  # (the order of its proposals is kept by pieces)
+                with self.ranked():  # (the order of its proposals is kept by pieces)
+                    if empty.any():
                         self.noscan_chans(c[empty], t)
                     c = c[~empty]
+                    if ty.name == "runtime.hchan" and len(c):
+                        # (A sudog's *hchan: the hchan<E> its elemtype names, where DWARF has it.)
+                        chan = self.chan_types(c)[1]
+                        for u in unique(chan[chan >= 0]).tolist():
+                            self.rank((u,))
+                            self.propose(c[chan == u], u, SINGLE)
+                        c = c[chan < 0]
             elif ty.name == "runtime.itabTableType":
                 empty = a.pstart[c + 1] == a.pstart[c]
                 grown = empty & self.grown_itab_table(c)
@@ -409,31 +416,45 @@ class Typer(Seeds):
         the rule explains the missing pointer bits."""
         ty = self.types.types[self.types.resolve(t)]
         field = {name: off for name, off, _ in ty.fields}
-        if not {"dataqsiz", "elemsize", "elemtype"} <= field.keys():
+        if not {"dataqsiz", "elemsize"} <= field.keys():
             return
+        elem, chans = self.chan_types(objs)
         base = self.a.off[objs].astype(np.int64) + self.hdr(objs)
         data = self.a.size[objs].astype(np.int64) - self.hdr(objs)
-        etype = self.words_at(base + field["elemtype"])
         count = self.words_at(base + field["dataqsiz"]).astype(np.int64)
         esize = self.buf[base + field["elemsize"]].astype(np.int64) | (
             self.buf[base + field["elemsize"] + 1].astype(np.int64) << 8)
-        self.touched(len(objs))
-        for d in unique(etype).tolist():
-            e = self.types.runtime.get(int(d), -1)
-            if e < 0:
-                continue
-            ename = self.types.types[e].name
-            chan = self.layouts.type_ids.get(f"hchan<{ename}>", -1)
-            if chan < 0 or (ty.name != "runtime.hchan" and ty.name != f"hchan<{ename}>"):
+        for e in unique(elem[chans >= 0]).tolist():
+            chan = int(chans[elem == e][0])
+            if ty.name != "runtime.hchan" and self.types.resolve(chan) != self.types.resolve(t):
                 continue
             layout = self.layouts.of(e)
             pointer_free = layout is not None and not len(layout[0])
             elem_size = self.types.types[self.types.resolve(e)].size
-            sel = (etype == d) & (esize == elem_size) & (count >= 0) & (count < 1 << 40)
+            sel = (elem == e) & (esize == elem_size) & (count >= 0) & (count < 1 << 40)
             sel &= data >= self.types.types[self.types.resolve(chan)].size + count * elem_size
             sel &= (count * elem_size == 0) | pointer_free
             self.rank((chan,))
             self.propose(objs[sel], chan, NOSCAN)
+
+    def chan_types(self, objs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(element type, ``hchan<E>`` type) of each hchan object by its elemtype word (the
+        element's runtime type descriptor); -1 where DWARF has no such type."""
+        hchan = self.layouts.struct_ids.get("runtime.hchan", -1)
+        off = {n: o for n, o, _ in self.types.types[hchan].fields}.get("elemtype") if (
+            hchan >= 0) else None
+        elem = np.full(len(objs), -1, np.int64)
+        chan = np.full(len(objs), -1, np.int64)
+        if off is None or not len(objs):
+            return elem, chan
+        words = self.words_at(self.a.off[objs].astype(np.int64) + self.hdr(objs) + off)
+        for d in unique(words).tolist():
+            e = self.types.runtime.get(int(d), -1)
+            if e >= 0:
+                sel = words == d
+                elem[sel] = e
+                chan[sel] = self.layouts.type_ids.get(f"hchan<{self.types.types[e].name}>", -1)
+        return elem, chan
 
     def grown_itab_table(self, objs: np.ndarray) -> np.ndarray:
         """runtime.itabAdd grows the itab table into a noscan allocation (the itabs it points
