@@ -33,12 +33,14 @@ fi
 # set every run would compile its modules again (~40 ms of each answer).
 env -u PYTHONDONTWRITEBYTECODE .venv/bin/python -m compileall -q heapspurs >/dev/null
 # Debian packages: Graphviz's dot draws the graphs; Chromium is the browser the tests open
-# heapdump.svg in (the tests that need it are skipped without it).
+# heapdump.svg and the explorer in, chromedriver drives it (the tests that need them are
+# skipped without them, and fail in CI).
 missing=()
 command -v dot >/dev/null 2>&1 || missing+=(graphviz)
 if [ "${HEAPSPURS_SETUP_BROWSER:-1}" = 1 ]; then
   command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 \
     || missing+=(chromium)
+  command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
 fi
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

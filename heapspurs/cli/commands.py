@@ -71,10 +71,32 @@ def warn(text: str) -> None:
     click.echo(f"heapspurs: warning: {text}", err=True)
 
 
+# Indexes kept loaded for the rest of the process (the explorer's server asks many questions
+# of one dump): (dump, use_cache, program, oid, strict, stacks) -> index; None: not kept.
+_kept: dict[tuple, HeapIndex] | None = None
+
+
+def keep_loaded() -> None:
+    """From now on, load each dump (with the same names) once and keep it."""
+    global _kept
+    if _kept is None:
+        _kept = {}
+
+
 def load_index(path: str, opts: Options | None = None) -> HeapIndex:
     """The index with the names asked for attached; a progress bar on stderr when it is a
     terminal and the dump is big."""
     opts = opts or Options()
+    if _kept is not None:
+        key = (os.path.realpath(path), opts.use_cache, opts.program, opts.oid, opts.strict,
+               opts.stacks)
+        if key not in _kept:
+            _kept[key] = _load_index(path, opts)
+        return _kept[key]
+    return _load_index(path, opts)
+
+
+def _load_index(path: str, opts: Options) -> HeapIndex:
     big = os.path.getsize(path) > PROGRESS_MIN_BYTES
     if not (big and sys.stderr.isatty()):
         ix = index_load.load_index(path, opts.use_cache)

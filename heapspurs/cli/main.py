@@ -101,6 +101,10 @@ Exit status: 0 answered; 1 nothing found (e.g. no object at --address);
 @click.option("--strict", is_flag=True,
               help="Fail (exit 2) when --program does not match the dump, instead of warning.")
 @click.option("--no-cache", is_flag=True, help="Neither read nor write the on-disk index cache.")
+@click.option("--http", "http", metavar="[HOST]:PORT",
+              help="Explore the heap in a browser: serve pages and a JSON API on HOST "
+                   "(default 127.0.0.1) and PORT (:0 picks a free one) until Ctrl-C.")
+@click.option("--no-browser", is_flag=True, help="--http: do not open a browser.")
 @click.option("--cache-info", is_flag=True,
               help="Show the index cache folder, its size cap and the dumps in it (no DUMP).")
 @click.option("--cache-clear", is_flag=True, help="Empty the index cache folder (no DUMP).")
@@ -115,7 +119,8 @@ def cli(ctx: click.Context, dump: str | None, print_records: bool, address: str 
         threshold: float, show_retained: bool, unreachable: bool, histogram: bool,
         goroutines: bool, base: str | None, pprof_out: str | None, program: str | None,
         stacks: bool, oid: str | None, find_pattern: str | None, strict: bool,
-        no_cache: bool, cache_info: bool, cache_clear: bool) -> None:
+        no_cache: bool, http: str | None, no_browser: bool, cache_info: bool,
+        cache_clear: bool) -> None:
     """Analyze a Go heap dump written by runtime/debug.WriteHeapDump.
 
     \b
@@ -130,6 +135,7 @@ def cli(ctx: click.Context, dump: str | None, print_records: bool, address: str 
       heapspurs dump.bin --suspects      # leak suspects
       heapspurs dump.bin --goroutines    # goroutines by stack, with what they retain
       heapspurs new.bin --base old.bin   # what grew
+      heapspurs dump.bin --http :8080    # explore it in a browser
       heapspurs dump.bin --pprof heap.pb.gz
       heapspurs --cache-info             # the index cache (--cache-clear empties it)
     """
@@ -146,6 +152,13 @@ def cli(ctx: click.Context, dump: str | None, print_records: bool, address: str 
         return
     if dump is None:
         raise click.UsageError("Missing argument 'DUMP'.")
+    if question[0] == "http":
+        from heapspurs.serve.server import serve
+
+        if base is not None and os.path.samefile(base, dump):
+            raise click.UsageError("--base is the dump itself")
+        serve(dump, http or "", program, oid, base, not no_cache, not no_browser)
+        return
     options = Options(phantoms=phantoms, conservative=conservative, use_cache=not no_cache,
                       as_json=as_json, program=program, oid=oid, strict=strict,
                       stacks=stacks)

@@ -2,7 +2,8 @@
 
 The questions are ``--print``, ``--find``, ``--address`` (alone: the graph; with ``--anchors``,
 ``--owners``, ``--hexdump``, ``--retained``: those, which combine — in JSON as one document) and
-the whole-heap questions; no option given is the summary. Anything else is a usage error that
+the whole-heap questions, and ``--http`` (the explorer, which takes ``--base`` as its diff page);
+no option given is the summary. Anything else is a usage error that
 names the options in conflict.
 """
 
@@ -14,7 +15,8 @@ import click
 
 # Parameter names (as click passes them) of the questions: at most one per run.
 QUESTIONS = ("print_records", "find_pattern", "address", "top_count", "suspects", "histogram",
-             "unreachable", "goroutines", "base", "pprof_out", "cache_info", "cache_clear")
+             "unreachable", "goroutines", "base", "pprof_out", "cache_info", "cache_clear",
+             "http")
 # The questions about the object at --address; they combine with each other.
 OBJECT_QUESTIONS = ("show_retained", "hexdump", "anchors", "owners")
 GRAPH = "graph"  # --address alone
@@ -28,8 +30,9 @@ MODIFIERS: dict[str, tuple[str, ...]] = {
     "all_owners": (GRAPH,),
     "output": (GRAPH,),
     "strict": ("program",),
+    "no_browser": ("http",),
 }
-NO_JSON = ("print_records",)  # questions whose answer has no JSON form
+NO_JSON = ("print_records", "http")  # questions whose answer has no JSON form
 _SPECIAL = {GRAPH: "--address (alone: the graph)", "program": "--program"}
 
 
@@ -39,6 +42,8 @@ def asked(given: Iterable[str], flag: Callable[[str], str], as_json: bool) -> li
     click.UsageError naming the conflicting options otherwise. ``flag`` turns a parameter name
     into the option as written (``top_count`` -> ``--top``)."""
     given = set(given)
+    if "http" in given:
+        given.discard("base")  # the explorer serves the diff against --base as one of its pages
 
     def name(p: str) -> str:
         return _SPECIAL.get(p) or flag(p)

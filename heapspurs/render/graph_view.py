@@ -8,6 +8,8 @@ Every label is escaped: names come from untrusted files.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from heapspurs.analysis.keepalive import KeepAliveGraph
 from heapspurs.index.heap_index import HeapIndex
 from heapspurs.names.alloc_sites import allocation_sites
@@ -58,7 +60,10 @@ def root_node(ix: HeapIndex, kind: str, ref: int) -> tuple[str, dict[str, str]]:
     return f"{kind}{ref}", {"label": f"{kind} root", "shape": "box"}
 
 
-def graph_dot(ix: HeapIndex, g: KeepAliveGraph, title: str) -> str:
+def graph_dot(ix: HeapIndex, g: KeepAliveGraph, title: str,
+              link: Callable[[int], str] | None = None) -> str:
+    """The keep-alive graph in DOT; ``link`` gives each object node a URL (the explorer's
+    object pages)."""
     lines = ["digraph heapspurs {", f"  label={dot_string(title)};", "  labelloc=t;",
              '  node [fontname="Helvetica", fontsize=10];',
              '  edge [fontname="Helvetica", fontsize=9];']
@@ -85,6 +90,8 @@ def graph_dot(ix: HeapIndex, g: KeepAliveGraph, title: str) -> str:
         site = sites.site(n)
         if site:
             attrs["label"] = f"{attrs['label']}\nat {site}"
+        if link is not None:
+            attrs.update(URL=link(n), target="_top")
         if n == g.target:
             attrs.update(style="filled", fillcolor="yellow")
         elif indeg.get(n, 0) == 0:
