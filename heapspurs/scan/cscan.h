@@ -9,6 +9,7 @@
  *   cscan_print.c       format(): --print's lines; the text buffer and names tables
  *   cscan_listing.c     listing(): --find and the JSON listings from the index arrays
  *   cscan_phantoms.c    phantoms(): reserved span tails
+ *   record_layouts.h    the record tags and layouts, generated from heapspurs/format/records.py
  */
 #ifndef HEAPSPURS_CSCAN_H
 #define HEAPSPURS_CSCAN_H
@@ -20,13 +21,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
-
-enum {
-    TAG_EOF = 0, TAG_OBJECT = 1, TAG_OTHER_ROOT = 2, TAG_TYPE = 3, TAG_GOROUTINE = 4,
-    TAG_STACK_FRAME = 5, TAG_PARAMS = 6, TAG_FINALIZER = 7, TAG_ITAB = 8, TAG_OS_THREAD = 9,
-    TAG_MEMSTATS = 10, TAG_QUEUED_FINALIZER = 11, TAG_DATA = 12, TAG_BSS = 13, TAG_DEFER = 14,
-    TAG_PANIC = 15, TAG_MEMPROF = 16, TAG_ALLOC_SAMPLE = 17
-};
 
 #define N_ARRAYS 24
 
@@ -69,6 +63,9 @@ static inline uint64_t load_ptr(const Cursor *c, const uint8_t *p) {
     }
     return v;
 }
+
+/* The record tags, RECORD_OPS and the readers of objects, stack frames and samples. */
+#include "record_layouts.h"
 
 /* A buffer of exactly n items of itemsize bytes (a numpy array), or -1 with an exception. */
 int get_buf(PyObject *o, Py_buffer *b, int writable, Py_ssize_t itemsize, Py_ssize_t n);
