@@ -5,7 +5,7 @@
  *
  *   _cscan.c            the module: its method table, and the helpers declared here
  *   cscan_records.c     scan(): the one-pass walk over the records (counting and filling)
- *   cscan_edges.c       resolve(), reverse(), gather(), bfs(): pointers to objects, edges
+ *   cscan_edges.c       resolve(), reverse(), gather(): pointers to objects, edges
  *   cscan_print.c       format(): --print's lines; the text buffer and names tables
  *   cscan_listing.c     listing(): --find and the JSON listings from the index arrays
  *   cscan_phantoms.c    phantoms(): reserved span tails
@@ -151,7 +151,6 @@ PyObject *py_scan(PyObject *self, PyObject *args);
 PyObject *py_resolve(PyObject *self, PyObject *args);
 PyObject *py_reverse(PyObject *self, PyObject *args);
 PyObject *py_gather(PyObject *self, PyObject *args);
-PyObject *py_bfs(PyObject *self, PyObject *args);
 PyObject *py_format(PyObject *self, PyObject *args);
 PyObject *py_listing(PyObject *self, PyObject *args);
 PyObject *py_phantoms(PyObject *self, PyObject *args);
