@@ -88,6 +88,7 @@ typedef struct {
 
 void text_flush(Text *t);
 void text_grow(Text *t, size_t more);
+PyObject *text_result(Text *t);
 
 /* The per-value writers are inline in every file that formats (out of line they cost --print
    about 10%). */

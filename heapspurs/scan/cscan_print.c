@@ -33,6 +33,23 @@ void text_flush(Text *t) {
 }
 
 
+/* What was written, as bytes (the text not yet flushed), or NULL with the exception of a failed
+   write (BrokenPipeError, OSError) or allocation. Frees the text's buffer either way. */
+PyObject *text_result(Text *t) {
+    PyObject *text = NULL;
+    if (t->write_errno) {
+        errno = t->write_errno;
+        PyErr_SetFromErrno(t->write_errno == EPIPE ? PyExc_BrokenPipeError : PyExc_OSError);
+    } else if (t->failed) {
+        PyErr_NoMemory();
+    } else {
+        text = PyBytes_FromStringAndSize(t->data ? t->data : "", (Py_ssize_t)t->len);
+    }
+    PyMem_RawFree(t->data);
+    t->data = NULL;
+    return text;
+}
+
 /* Parse a fieldlist into a growable offset array. */
 static int collect_fields(Cursor *c, uint64_t size, uint64_t **offs, size_t *n, size_t *cap) {
     *n = 0;
@@ -162,7 +179,6 @@ PyObject *py_format(PyObject *self, PyObject *args) {
     while (!t.failed && (fd >= 0 || (Py_ssize_t)t.len < limit) && c.pos - start < (32 << 20)) {
         if (fd >= 0 && (Py_ssize_t)t.len >= limit) text_flush(&t);
         if (t.failed) break;
-        Py_ssize_t rec = c.pos;
         uint64_t tag;
         c.err = NULL;
         if (c.pos >= c.end || uvarint(&c, &tag) < 0) break;
@@ -230,7 +246,6 @@ PyObject *py_format(PyObject *self, PyObject *args) {
         } else {
             break;
         }
-        (void)rec;
         done_at = c.pos;
         records++;
     }
@@ -239,14 +254,7 @@ PyObject *py_format(PyObject *self, PyObject *args) {
     PyMem_RawFree(offs);
     PyBuffer_Release(&view);
     for (int i = 0; i < nbuf; i++) PyBuffer_Release(&nb[i]);
-    if (t.write_errno) {
-        PyMem_RawFree(t.data);
-        errno = t.write_errno;
-        return PyErr_SetFromErrno(t.write_errno == EPIPE ? PyExc_BrokenPipeError : PyExc_OSError);
-    }
-    if (t.failed) { PyMem_RawFree(t.data); return PyErr_NoMemory(); }
-    PyObject *text = PyBytes_FromStringAndSize(t.data ? t.data : "", (Py_ssize_t)t.len);
-    PyMem_RawFree(t.data);
+    PyObject *text = text_result(&t);
     if (!text) return NULL;
     return Py_BuildValue("(NnL)", text, done_at, records);
 names_fail:
