@@ -293,8 +293,3 @@ class DumpReader:
             self.position = pos
             yield start, record
 
-
-def iter_records(path: str | os.PathLike[str]) -> Iterator[tuple[int, Record]]:
-    """Convenience: yield (offset, record) for every record of the dump at ``path``."""
-    with DumpReader(path) as reader:
-        yield from reader.records()

@@ -33,10 +33,9 @@ TAG_PANIC = 15
 TAG_MEMPROF = 16
 TAG_ALLOC_SAMPLE = 17
 
-# Field kinds in a fieldlist; the runtime writes only pointers today, older ones wrote the rest.
+# Field kinds in a fieldlist: 0 ends it, then 1 pointer, 2 iface, 3 eface (the runtime writes
+# only pointers today, older ones wrote the rest).
 FIELD_EOL = 0
-FIELD_PTR = 1
-FIELD_IFACE = 2
 FIELD_EFACE = 3
 
 # Goroutine status values (runtime2.go), the ones a dump can contain and a few more for old dumps.
