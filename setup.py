@@ -1,5 +1,5 @@
-"""Build the optional native code (the scan, the graph algorithms, the DWARF walker); pyproject.toml holds the
-rest. Without a C compiler heapspurs falls back to slower Python/numpy versions."""
+"""Build the optional native code (the scan, the graph walks, the DWARF walker); pyproject.toml
+holds the rest. Without a C compiler heapspurs falls back to slower Python/numpy versions."""
 
 from setuptools import Extension, setup
 
@@ -18,7 +18,7 @@ setup(
             "heapspurs.analysis._cgraph",
             ["heapspurs/analysis/_cgraph.c"],
             extra_compile_args=["-O2", "-std=c99", "-Wall"],
-            optional=True,  # without it: the dominator tree in Python (slow on big dumps)
+            optional=True,  # without it: BFS and the dominator tree in numpy/Python (slower)
         ),
         Extension(
             "heapspurs.names._cdwarf",
