@@ -315,6 +315,9 @@ def _f(spec: str) -> tuple[Field, ...]:
 _FINALIZER = _f("object funcval fn_pc fint ot")
 _SEGMENT = _f("address contents:contents fields:fieldlist")
 
+# Each record tag's fields, in the order runtime/heapdump.go writes them: in the _f() spellings a
+# bare name is a uvarint, "name:kind" gives the kind. The one declaration of the format: the
+# reader decodes by it, the C scan's record_layouts.h is generated from it.
 LAYOUTS: dict[int, Layout] = {
     TAG_EOF: Layout("end of file", (), EndOfFile),
     TAG_OBJECT: Layout("object", _f("address contents:contents fields:fieldlist"), Object),
