@@ -1,6 +1,5 @@
-"""Build the optional native code (the scan, the graph algorithms, the DWARF walker);
-pyproject.toml holds the rest. Without a C compiler heapspurs falls back to slower Python/numpy
-versions."""
+"""Build the optional native code (the scan, the graph walks, the DWARF walker); pyproject.toml
+holds the rest. Without a C compiler heapspurs falls back to slower Python/numpy versions."""
 
 from setuptools import Extension, setup
 
@@ -11,7 +10,7 @@ setup(
             ["heapspurs/scan/_cscan.c", "heapspurs/scan/cscan_records.c",
              "heapspurs/scan/cscan_edges.c", "heapspurs/scan/cscan_print.c",
              "heapspurs/scan/cscan_listing.c", "heapspurs/scan/cscan_phantoms.c"],
-            depends=["heapspurs/scan/cscan.h"],
+            depends=["heapspurs/scan/cscan.h", "heapspurs/scan/record_layouts.h"],
             extra_compile_args=["-O2", "-std=c99", "-Wall", "-Wno-unused-label"],
             optional=True,  # without a C compiler heapspurs falls back to the Python scan
         ),
@@ -19,7 +18,7 @@ setup(
             "heapspurs.analysis._cgraph",
             ["heapspurs/analysis/_cgraph.c"],
             extra_compile_args=["-O2", "-std=c99", "-Wall"],
-            optional=True,  # without it: the dominator tree in Python (slow on big dumps)
+            optional=True,  # without it: BFS and the dominator tree in numpy/Python (slower)
         ),
         Extension(
             "heapspurs.names._cdwarf",

@@ -21,12 +21,6 @@ def size_key(size: int) -> str:
     return f"large object {size} B"
 
 
-def kind_key(ix: HeapIndex, obj: int) -> str:
-    names = names_of(ix)
-    name = names.display_name(obj) or allocation_sites(ix).site(obj)
-    return name if name else size_key(int(ix.size[obj]))
-
-
 def kind_ids(ix: HeapIndex, objs: np.ndarray) -> tuple[np.ndarray, list[str]]:
     """(kind id per object of ``objs``, kind names); vectorized (no sort of all sizes)."""
     sizes = np.asarray(ix.size[objs], np.uint64)

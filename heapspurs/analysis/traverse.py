@@ -1,12 +1,17 @@
-"""Breadth-first search over CSR edge lists: a native queue BFS, or one whole frontier at a time
-in numpy where the extension is not built (no per-node Python either way)."""
+"""Breadth-first search over CSR edge lists: a native queue BFS (``_cgraph.bfs``, beside the other
+graph walks), or one whole frontier at a time in numpy where the extension is not built (no
+per-node Python either way)."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from heapspurs.scan.address_order import gather_ranges
-from heapspurs.scan.native_scan import _cscan
+
+try:
+    from heapspurs.analysis import _cgraph
+except ImportError:  # pragma: no cover - exercised only where the extension was not built
+    _cgraph = None
 
 UNSEEN = -1
 SOURCE = -2
@@ -17,13 +22,13 @@ def bfs_parents(indptr: np.ndarray, targets: np.ndarray, sources: np.ndarray, n:
     """Parent of each node on one shortest path from ``sources`` (SOURCE for sources, UNSEEN if
     unreached). ``targets[indptr[u]:indptr[u+1]]`` are u's neighbours; negative targets are
     ignored; nodes in ``blocked`` are never expanded (but can be reached)."""
-    if native and _cscan is not None and n < 2**31:
+    if native and _cgraph is not None and n < 2**31:
         parent = np.empty(n, np.int64)
         src = np.ascontiguousarray(np.asarray(sources, np.int64))
         tgt = np.ascontiguousarray(targets, np.int32)
         blk = None if blocked is None else np.ascontiguousarray(blocked, bool).view(np.uint8)
-        _cscan.bfs(np.ascontiguousarray(indptr, np.int64), tgt, src, blk, parent, n, len(tgt),
-                   len(src))
+        _cgraph.bfs(np.ascontiguousarray(indptr, np.int64), tgt, src, blk, parent, n, len(tgt),
+                    len(src))
         return parent
     parent = np.full(n, UNSEEN, np.int64)
     frontier = np.unique(np.asarray(sources, np.int64))

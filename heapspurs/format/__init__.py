@@ -1,1 +1,2 @@
-"""Stage 1: the "go1.7 heap dump" file format: record types and a streaming reader."""
+"""Stage 1: the "go1.7 heap dump" file format: each record's layout (declared once, in
+``records.LAYOUTS``), its dataclass, and a streaming reader."""

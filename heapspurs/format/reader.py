@@ -2,8 +2,9 @@
 
 A dump is the 16-byte header ``go1.7 heap dump\\n`` followed by records. Each record is a uvarint
 tag followed by its fields: uvarints, strings (uvarint length + bytes) and fieldlists (pairs of
-uvarint kind and uvarint offset, ending with kind 0). The record layouts below follow
-``runtime/heapdump.go`` (identical from Go 1.21 to 1.27).
+uvarint kind and uvarint offset, ending with kind 0). Each record is decoded by its layout as
+:data:`heapspurs.format.records.LAYOUTS` declares it (after ``runtime/heapdump.go``, identical
+from Go 1.21 to 1.27).
 
 The file is mmap'd and decoded one record at a time, so memory stays constant whatever its size.
 Every length is checked against the end of the file before anything is sliced, so a corrupt length
@@ -15,51 +16,31 @@ from __future__ import annotations
 
 import mmap
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from heapspurs.format.errors import DumpFormatError
 from heapspurs.format.records import (
+    BIG_ENDIAN,
+    BOOL,
+    CONTENTS,
     FIELD_EFACE,
     FIELD_EOL,
-    MEMSTATS_FIELDS,
-    TAG_ALLOC_SAMPLE,
-    TAG_BSS,
-    TAG_DATA,
-    TAG_DEFER,
+    FIELDS,
+    LAYOUTS,
+    PTR_SIZE,
+    REPEAT,
+    STRING,
     TAG_EOF,
-    TAG_FINALIZER,
-    TAG_GOROUTINE,
-    TAG_ITAB,
-    TAG_MEMPROF,
-    TAG_MEMSTATS,
     TAG_NAMES,
-    TAG_OBJECT,
-    TAG_OS_THREAD,
-    TAG_OTHER_ROOT,
-    TAG_PANIC,
     TAG_PARAMS,
-    TAG_QUEUED_FINALIZER,
-    TAG_STACK_FRAME,
-    TAG_TYPE,
-    AllocSample,
-    Defer,
+    UVARINT,
     EndOfFile,
-    Finalizer,
-    Goroutine,
-    Itab,
-    MemProfBucket,
-    MemStats,
-    Object,
-    OSThread,
-    OtherRoot,
-    Panic,
+    Layout,
     Params,
-    ProfileFrame,
     Record,
-    Segment,
-    StackFrame,
-    TypeRecord,
 )
 
 HEADER = b"go1.7 heap dump\n"
@@ -72,6 +53,39 @@ class _Truncated(Exception):
 
 class _Bad(Exception):
     """Internal: a field holds an impossible value; the message says which."""
+
+
+_LIST = "list"  # a run of ``count`` uvarints kept together (a list, or a dict by keys)
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """A layout as the decoder walks it: (step, count, extra) triples, where consecutive
+    uvarints are one step and BIG_ENDIAN is a BOOL, and the callable that builds the record."""
+
+    steps: tuple[tuple[str, int, object], ...]
+    make: Callable[..., Record]
+
+
+def plan_of(layout: Layout) -> Plan:
+    """The decoding plan of one of :data:`LAYOUTS` (or a repeated group of one)."""
+    steps: list[tuple[str, int, object]] = []
+    for f in layout.fields:
+        if f.count > 1:
+            steps.append((_LIST, f.count, f.keys))
+        elif f.kind is UVARINT and steps and steps[-1][0] is UVARINT:
+            steps[-1] = (UVARINT, steps[-1][1] + 1, None)
+        elif f.kind is REPEAT:
+            steps.append((REPEAT, 1, plan_of(f.group)))
+        else:
+            steps.append((BOOL if f.kind is BIG_ENDIAN else f.kind, 1, None))
+    make = layout.record
+    if layout.fixed:
+        make = partial(layout.record, **dict(layout.fixed))
+    return Plan(tuple(steps), make)
+
+
+PLANS = {tag: plan_of(layout) for tag, layout in LAYOUTS.items()}
 
 
 def open_dump(path: str | os.PathLike[str]) -> tuple[mmap.mmap | bytes, int]:
@@ -202,6 +216,39 @@ class DumpReader:
                     raise _Bad(f"pointer field at offset {off} lies outside its {size}-byte record")
                 offsets.append(off)
 
+        def build(plan: Plan) -> Record:
+            """Decode one record (or group) by its plan: see :func:`plan_of`."""
+            args: list[object] = []
+            size = 0  # of the last contents: bounds the fieldlist after it
+            for step, n, extra in plan.steps:
+                if step is UVARINT:
+                    if n == 1:
+                        args.append(uvarint())
+                    else:
+                        args += [uvarint() for _ in range(n)]
+                elif step is CONTENTS:
+                    contents, coff = raw()
+                    size = len(contents)
+                    args += (contents, coff)
+                elif step is FIELDS:
+                    args.append(fieldlist(size))
+                elif step is STRING:
+                    args.append(string())
+                elif step is BOOL:
+                    args.append(uvarint() != 0)
+                elif step is PTR_SIZE:
+                    psize = uvarint()
+                    if psize not in (4, 8):
+                        raise _Bad(f"unsupported pointer size {psize}")
+                    args.append(psize)
+                elif step is _LIST:
+                    values = [uvarint() for _ in range(n)]
+                    args.append(dict(zip(extra, values, strict=True)) if extra else values)
+                else:  # REPEAT: the count is untrusted, but each group consumes bytes, so the
+                    # loop is bounded by the file's size and nothing is allocated up front.
+                    args.append([build(extra) for _ in range(uvarint())])
+            return plan.make(*args)
+
         released = start - start % mmap.PAGESIZE
         can_release = isinstance(buf, mmap.mmap) and hasattr(mmap, "MADV_DONTNEED")
         while True:
@@ -219,76 +266,11 @@ class DumpReader:
                     raise DumpFormatError("heap dump ends without an EOF record (truncated?)",
                                           offset=pos, record=number, path=self.path)
                 tag = uvarint()
-                record: Record
-                if tag == TAG_OBJECT:
-                    addr = uvarint()
-                    contents, coff = raw()
-                    record = Object(addr, contents, coff, fieldlist(len(contents)))
-                elif tag == TAG_STACK_FRAME:
-                    sp = uvarint()
-                    depth = uvarint()
-                    child = uvarint()
-                    contents, coff = raw()
-                    entry = uvarint()
-                    pc = uvarint()
-                    cont = uvarint()
-                    name = string()
-                    record = StackFrame(sp, depth, child, contents, coff, entry, pc, cont, name,
-                                        fieldlist(len(contents)))
-                elif tag == TAG_TYPE:
-                    record = TypeRecord(uvarint(), uvarint(), string(), uvarint() != 0)
-                elif tag == TAG_ITAB:
-                    record = Itab(uvarint(), uvarint())
-                elif tag == TAG_GOROUTINE:
-                    record = Goroutine(
-                        uvarint(), uvarint(), uvarint(), uvarint(), uvarint(),
-                        uvarint() != 0, uvarint() != 0, uvarint(), string(), uvarint(),
-                        uvarint(), uvarint(), uvarint(),
-                    )
-                elif tag == TAG_DEFER:
-                    record = Defer(uvarint(), uvarint(), uvarint(), uvarint(), uvarint(),
-                                   uvarint(), uvarint())
-                elif tag == TAG_PANIC:
-                    record = Panic(uvarint(), uvarint(), uvarint(), uvarint(), uvarint(),
-                                   uvarint())
-                elif tag == TAG_PARAMS:
-                    big = uvarint() != 0
-                    psize = uvarint()
-                    if psize not in (4, 8):
-                        raise _Bad(f"unsupported pointer size {psize}")
-                    record = Params(big, psize, uvarint(), uvarint(), string(), string(),
-                                    uvarint())
-                    self.params = record
-                elif tag in (TAG_DATA, TAG_BSS):
-                    addr = uvarint()
-                    contents, coff = raw()
-                    record = Segment(tag == TAG_BSS, addr, contents, coff,
-                                     fieldlist(len(contents)))
-                elif tag in (TAG_FINALIZER, TAG_QUEUED_FINALIZER):
-                    record = Finalizer(uvarint(), uvarint(), uvarint(), uvarint(), uvarint(),
-                                       queued=tag == TAG_QUEUED_FINALIZER)
-                elif tag == TAG_OS_THREAD:
-                    record = OSThread(uvarint(), uvarint(), uvarint())
-                elif tag == TAG_MEMSTATS:
-                    values = {name: uvarint() for name in MEMSTATS_FIELDS}
-                    pauses = [uvarint() for _ in range(256)]
-                    record = MemStats(values, pauses, uvarint())
-                elif tag == TAG_MEMPROF:
-                    bucket = MemProfBucket(uvarint(), uvarint())
-                    nframes = uvarint()
-                    # nframes is untrusted: each frame consumes bytes, so the loop is bounded by
-                    # the file's size and nothing is allocated up front.
-                    for _ in range(nframes):
-                        bucket.frames.append(ProfileFrame(string(), string(), uvarint()))
-                    bucket.allocs = uvarint()
-                    bucket.frees = uvarint()
-                    record = bucket
-                elif tag == TAG_ALLOC_SAMPLE:
-                    record = AllocSample(uvarint(), uvarint())
-                elif tag == TAG_OTHER_ROOT:
-                    desc = string()
-                    record = OtherRoot(desc, uvarint())
-                elif tag == TAG_EOF:
+                plan = PLANS.get(tag)
+                if plan is None:
+                    raise DumpFormatError(f"unknown record tag {tag}", offset=start,
+                                          record=number, path=self.path)
+                if tag == TAG_EOF:
                     if pos != end:
                         raise DumpFormatError(
                             f"the EOF record is followed by {end - pos} more bytes "
@@ -297,9 +279,9 @@ class DumpReader:
                     self.position = pos
                     yield start, EndOfFile()
                     return
-                else:
-                    raise DumpFormatError(f"unknown record tag {tag}", offset=start,
-                                          record=number, path=self.path)
+                record = build(plan)
+                if tag == TAG_PARAMS:
+                    self.params = record
             except _Truncated:
                 kind = TAG_NAMES.get(buf[start], "record") if start < end else "record"
                 raise DumpFormatError(f"heap dump is truncated inside a {kind} record",
@@ -311,8 +293,3 @@ class DumpReader:
             self.position = pos
             yield start, record
 
-
-def iter_records(path: str | os.PathLike[str]) -> Iterator[tuple[int, Record]]:
-    """Convenience: yield (offset, record) for every record of the dump at ``path``."""
-    with DumpReader(path) as reader:
-        yield from reader.records()

@@ -1,5 +1,9 @@
-"""The records of a Go heap dump, one dataclass per record tag.
+"""The records of a Go heap dump: each record tag's layout, declared once, and its dataclass.
 
+:data:`LAYOUTS` says, per record tag, its fields in the order the runtime writes them and how each
+is encoded (uvarint, string, contents, fieldlist, ...). It is the one source of truth: the reader
+(:mod:`heapspurs.format.reader`) decodes by it, and the C scan's tables
+(``heapspurs/scan/record_layouts.h``) are generated from it by :mod:`heapspurs.scan.layouts_h`.
 The authority is ``runtime/heapdump.go`` of each Go release (1.21 to 1.27 write the same format).
 Contents of objects, frames and segments are kept as ``bytes`` together with their offset in the
 file, so later stages can refer back to the mmap'd file instead of copying.
@@ -29,31 +33,9 @@ TAG_PANIC = 15
 TAG_MEMPROF = 16
 TAG_ALLOC_SAMPLE = 17
 
-TAG_NAMES = {
-    TAG_EOF: "end of file",
-    TAG_OBJECT: "object",
-    TAG_OTHER_ROOT: "other root",
-    TAG_TYPE: "type",
-    TAG_GOROUTINE: "goroutine",
-    TAG_STACK_FRAME: "stack frame",
-    TAG_PARAMS: "params",
-    TAG_FINALIZER: "registered finalizer",
-    TAG_ITAB: "itab",
-    TAG_OS_THREAD: "OS thread",
-    TAG_MEMSTATS: "memstats",
-    TAG_QUEUED_FINALIZER: "queued finalizer",
-    TAG_DATA: "data segment",
-    TAG_BSS: "BSS segment",
-    TAG_DEFER: "defer",
-    TAG_PANIC: "panic",
-    TAG_MEMPROF: "memory profile bucket",
-    TAG_ALLOC_SAMPLE: "allocation sample",
-}
-
-# Field kinds in a fieldlist; the runtime writes only pointers today, older ones wrote the rest.
+# Field kinds in a fieldlist: 0 ends it, then 1 pointer, 2 iface, 3 eface (the runtime writes
+# only pointers today, older ones wrote the rest).
 FIELD_EOL = 0
-FIELD_PTR = 1
-FIELD_IFACE = 2
 FIELD_EFACE = 3
 
 # Goroutine status values (runtime2.go), the ones a dump can contain and a few more for old dumps.
@@ -207,11 +189,11 @@ class MemStats:
 class Segment:
     """The data (tag 12) or BSS (tag 13) segment of the main module."""
 
-    bss: bool
     address: int
     contents: bytes
     contents_offset: int
     fields: list[int]
+    bss: bool = False
 
     @property
     def tag(self) -> int:
@@ -282,3 +264,92 @@ Record = (
     Params | TypeRecord | Object | OtherRoot | Goroutine | StackFrame | Finalizer | Itab
     | OSThread | MemStats | Segment | Defer | Panic | MemProfBucket | AllocSample | EndOfFile
 )
+
+
+# How a field is written. Each is a uvarint or built of them:
+UVARINT = "uvarint"
+BOOL = "bool"  # a uvarint; nonzero is true
+BIG_ENDIAN = "big-endian"  # a bool that sets the byte order of the pointers after it
+PTR_SIZE = "pointer size"  # a uvarint, 4 or 8, that sets the size of the pointers after it
+STRING = "string"  # uvarint length, then that many bytes of UTF-8
+CONTENTS = "contents"  # uvarint length, then raw bytes: kept with their file offset
+FIELDS = "fieldlist"  # (kind, offset) uvarint pairs until kind 0: pointer slots in the contents
+REPEAT = "repeat"  # a uvarint count, then that many groups of the field's ``group`` layout
+KINDS = (UVARINT, BOOL, BIG_ENDIAN, PTR_SIZE, STRING, CONTENTS, FIELDS, REPEAT)
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    """One field of a record: its name (the dataclass attribute it fills) and encoding.
+
+    ``count`` > 1 is that many values in a row: a list, or a dict by ``keys``. A CONTENTS field
+    fills two attributes, ``<name>`` (the bytes) and ``<name>_offset``; a FIELDS list holds
+    offsets inside the CONTENTS field before it."""
+
+    name: str
+    kind: str = UVARINT
+    count: int = 1
+    keys: tuple[str, ...] = ()
+    group: Layout | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """A record (or a repeated group inside one): its fields in file order, and the dataclass
+    built from them, positionally, followed by the ``fixed`` keyword values."""
+
+    name: str
+    fields: tuple[Field, ...]
+    record: type
+    fixed: tuple[tuple[str, object], ...] = ()
+
+
+def _f(spec: str) -> tuple[Field, ...]:
+    """Fields from "name:kind name name:kind ...", uvarint where no kind is given (the kind is
+    one of the KINDS objects, so the reader can compare with ``is``)."""
+    kinds = {kind: kind for kind in KINDS}
+    return tuple(Field(name, kinds[kind[0]] if kind else UVARINT)
+                 for name, *kind in (word.split(":") for word in spec.split()))
+
+
+_FINALIZER = _f("object funcval fn_pc fint ot")
+_SEGMENT = _f("address contents:contents fields:fieldlist")
+
+# Each record tag's fields, in the order runtime/heapdump.go writes them: in the _f() spellings a
+# bare name is a uvarint, "name:kind" gives the kind. The one declaration of the format: the
+# reader decodes by it, the C scan's record_layouts.h is generated from it.
+LAYOUTS: dict[int, Layout] = {
+    TAG_EOF: Layout("end of file", (), EndOfFile),
+    TAG_OBJECT: Layout("object", _f("address contents:contents fields:fieldlist"), Object),
+    TAG_OTHER_ROOT: Layout("other root", _f("description:string address"), OtherRoot),
+    TAG_TYPE: Layout("type", _f("address size name:string indirect:bool"), TypeRecord),
+    TAG_GOROUTINE: Layout("goroutine", _f(
+        "address sp goid gopc status system:bool background:bool wait_since "
+        "wait_reason:string ctxt m defer panic"), Goroutine),
+    TAG_STACK_FRAME: Layout("stack frame", _f(
+        "sp depth child_sp contents:contents entry_pc pc cont_pc name:string "
+        "fields:fieldlist"), StackFrame),
+    TAG_PARAMS: Layout("params", (
+        Field("big_endian", BIG_ENDIAN), Field("ptr_size", PTR_SIZE),
+        *_f("heap_start heap_end arch:string version:string ncpu")), Params),
+    TAG_FINALIZER: Layout("registered finalizer", _FINALIZER, Finalizer),
+    TAG_ITAB: Layout("itab", _f("address type_address"), Itab),
+    TAG_OS_THREAD: Layout("OS thread", _f("address go_id os_id"), OSThread),
+    TAG_MEMSTATS: Layout("memstats", (
+        Field("values", count=len(MEMSTATS_FIELDS), keys=MEMSTATS_FIELDS),
+        Field("pause_ns", count=256), Field("num_gc")), MemStats),
+    TAG_QUEUED_FINALIZER: Layout("queued finalizer", _FINALIZER, Finalizer,
+                                 (("queued", True),)),
+    TAG_DATA: Layout("data segment", _SEGMENT, Segment),
+    TAG_BSS: Layout("BSS segment", _SEGMENT, Segment, (("bss", True),)),
+    TAG_DEFER: Layout("defer", _f("address goroutine sp pc funcval fn_pc link"), Defer),
+    TAG_PANIC: Layout("panic", _f("address goroutine arg_type arg_data defer link"), Panic),
+    TAG_MEMPROF: Layout("memory profile bucket", (
+        *_f("address size"),
+        Field("frames", REPEAT, group=Layout(
+            "profile frame", _f("function:string file:string line"), ProfileFrame)),
+        *_f("allocs frees")), MemProfBucket),
+    TAG_ALLOC_SAMPLE: Layout("allocation sample", _f("address bucket"), AllocSample),
+}
+
+TAG_NAMES = {tag: layout.name for tag, layout in LAYOUTS.items()}

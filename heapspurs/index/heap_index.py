@@ -129,10 +129,6 @@ class HeapIndex:
         off = int(self.raw.frame_off[frame])
         return self.mapped()[off : off + int(self.raw.frame_size[frame])]
 
-    def segment_contents(self, seg: int) -> bytes:
-        s = self.raw.segments[seg]
-        return self.mapped()[s.contents_offset : s.contents_offset + s.size]
-
     # ---- lookups ----
     @property
     def count(self) -> int:

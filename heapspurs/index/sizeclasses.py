@@ -1,4 +1,4 @@
-"""Go's malloc size classes (the same table from Go 1.21 to 1.27): object sizes and span pages."""
+"""Go's malloc size classes (the same table from Go 1.21 to 1.27): bytes per object of each."""
 
 from __future__ import annotations
 
@@ -11,12 +11,6 @@ CLASS_SIZES = (
     2048, 2304, 2688, 3072, 3200, 3456, 4096, 4864, 5376, 6144, 6528, 6784, 6912, 8192, 9472,
     9728, 10240, 10880, 12288, 13568, 14336, 16384, 18432, 19072, 20480, 21760, 24576, 27264,
     28672, 32768,
-)
-# Pages per span of each size class, in the same order.
-CLASS_PAGES = (
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 2, 1, 2, 1, 2, 1, 3, 2, 3, 1, 3, 2, 3, 4, 5, 6, 1, 7, 6, 5, 4, 3, 5, 7, 2, 9, 7, 5,
-    8, 3, 10, 7, 4,
 )
 PAGE_SIZE = 8192
 

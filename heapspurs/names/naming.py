@@ -36,10 +36,6 @@ class Names:
         self._buckets: dict[int, str] | None = None
         self.typing: Typing | None = None  # set by attach when the binary has DWARF
 
-    @property
-    def has_object_names(self) -> bool:
-        return self.object_ids is not None and bool(self.object_labels)
-
     # ---- objects ----
     def type_name(self, obj: int) -> str | None:
         """The object's Go type, from the binary's DWARF (None: not typed)."""
@@ -79,17 +75,6 @@ class Names:
         a named global points to (``main.events → (static) +0x8``)."""
         return self.symbols.label(address) or self.statics.label(address)
 
-    def value_name(self, value: int) -> str | None:
-        """What a pointer value points at: a named heap object, a global, a function."""
-        if self.ix is not None and self.object_ids is not None:
-            obj = self.ix.find(value)
-            if obj >= 0:
-                hit = self.heap_table().find(value)
-                if hit is not None:
-                    return offset_label(*hit)
-                return None
-        return self.global_name(value)
-
     def function_name(self, pc: int) -> str | None:
         hit = self.symbols.find(pc)
         return hit[0] if hit is not None else None
@@ -116,7 +101,8 @@ class Names:
         return self.object_name(obj) if obj >= 0 and int(self.ix.addr[obj]) == address else None
 
     def value_names(self, values: np.ndarray) -> list[str | None]:
-        """:meth:`value_name` of each value (vectorized: one search per table, not per value)."""
+        """What each pointer value points at: a named heap object, a global, a function, or
+        None (vectorized: one search per table, not per value)."""
         values = np.asarray(values, np.uint64)
         out: list[str | None] = [None] * len(values)
         for table in (self.heap_table(), self.symbols, self.statics):

@@ -81,8 +81,6 @@ static PyMethodDef methods[] = {
     {"listing", py_listing, METH_VARARGS,
      "listing(mode, objs, index, columns, tables, first, fd, limit) -> text of --find and "
      "JSON listings"},
-    {"bfs", py_bfs, METH_VARARGS,
-     "bfs(indptr, targets, sources, blocked, parent, n, m, nsources): BFS parents in place"},
     {"gather", py_gather, METH_VARARGS,
      "gather(order, old_pstart, new_pstart, src_off, src_val, dst_off, dst_val, n, m)"},
     {"phantoms", py_phantoms, METH_VARARGS,

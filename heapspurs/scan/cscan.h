@@ -5,10 +5,11 @@
  *
  *   _cscan.c            the module: its method table, and the helpers declared here
  *   cscan_records.c     scan(): the one-pass walk over the records (counting and filling)
- *   cscan_edges.c       resolve(), reverse(), gather(), bfs(): pointers to objects, edges
+ *   cscan_edges.c       resolve(), reverse(), gather(): pointers to objects, edges
  *   cscan_print.c       format(): --print's lines; the text buffer and names tables
  *   cscan_listing.c     listing(): --find and the JSON listings from the index arrays
  *   cscan_phantoms.c    phantoms(): reserved span tails
+ *   record_layouts.h    the record tags and layouts, generated from heapspurs/format/records.py
  */
 #ifndef HEAPSPURS_CSCAN_H
 #define HEAPSPURS_CSCAN_H
@@ -20,13 +21,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
-
-enum {
-    TAG_EOF = 0, TAG_OBJECT = 1, TAG_OTHER_ROOT = 2, TAG_TYPE = 3, TAG_GOROUTINE = 4,
-    TAG_STACK_FRAME = 5, TAG_PARAMS = 6, TAG_FINALIZER = 7, TAG_ITAB = 8, TAG_OS_THREAD = 9,
-    TAG_MEMSTATS = 10, TAG_QUEUED_FINALIZER = 11, TAG_DATA = 12, TAG_BSS = 13, TAG_DEFER = 14,
-    TAG_PANIC = 15, TAG_MEMPROF = 16, TAG_ALLOC_SAMPLE = 17
-};
 
 #define N_ARRAYS 24
 
@@ -70,6 +64,9 @@ static inline uint64_t load_ptr(const Cursor *c, const uint8_t *p) {
     return v;
 }
 
+/* The record tags, RECORD_OPS and the readers of objects, stack frames and samples. */
+#include "record_layouts.h"
+
 /* A buffer of exactly n items of itemsize bytes (a numpy array), or -1 with an exception. */
 int get_buf(PyObject *o, Py_buffer *b, int writable, Py_ssize_t itemsize, Py_ssize_t n);
 
@@ -91,6 +88,7 @@ typedef struct {
 
 void text_flush(Text *t);
 void text_grow(Text *t, size_t more);
+PyObject *text_result(Text *t);
 
 /* The per-value writers are inline in every file that formats (out of line they cost --print
    about 10%). */
@@ -154,7 +152,6 @@ PyObject *py_scan(PyObject *self, PyObject *args);
 PyObject *py_resolve(PyObject *self, PyObject *args);
 PyObject *py_reverse(PyObject *self, PyObject *args);
 PyObject *py_gather(PyObject *self, PyObject *args);
-PyObject *py_bfs(PyObject *self, PyObject *args);
 PyObject *py_format(PyObject *self, PyObject *args);
 PyObject *py_listing(PyObject *self, PyObject *args);
 PyObject *py_phantoms(PyObject *self, PyObject *args);

@@ -1,7 +1,7 @@
 /*
  * Index building: linear-time passes over the scan's arrays that numpy cannot do quickly —
  * resolve() (each pointer value to the object containing it), reverse() (the reverse edges, a
- * counting sort), gather() (pointer slots into address order), bfs() (breadth-first parents).
+ * counting sort), gather() (pointer slots into address order).
  */
 #include "cscan.h"
 
@@ -275,68 +275,6 @@ PyObject *py_gather(PyObject *self, PyObject *args) {
     Py_END_ALLOW_THREADS
     for (int i = 0; i < got; i++) PyBuffer_Release(&b[i]);
     if (bad) { PyErr_SetString(PyExc_ValueError, "inconsistent pointer arrays"); return NULL; }
-    Py_RETURN_NONE;
-fail:
-    for (int i = 0; i < got; i++) PyBuffer_Release(&b[i]);
-    return NULL;
-}
-
-/*
- * bfs(indptr, targets, sources, blocked, parent, n, m): breadth-first search from ``sources``
- * over CSR edges (``targets[indptr[u]:indptr[u+1]]``, negative entries ignored). parent[v] is
- * the node v was reached from (-2 for sources, -1 if unreached); nodes flagged in ``blocked``
- * (a bytes-like of n flags, or None) are reached but not expanded. O(n) extra memory.
- */
-PyObject *py_bfs(PyObject *self, PyObject *args) {
-    PyObject *o_ptr, *o_tgt, *o_src, *o_blk, *o_par;
-    Py_ssize_t n, m, ns;
-    if (!PyArg_ParseTuple(args, "OOOOOnnn", &o_ptr, &o_tgt, &o_src, &o_blk, &o_par, &n, &m, &ns))
-        return NULL;
-    Py_buffer b[5];
-    int got = 0;
-    if (get_buf(o_ptr, &b[0], 0, 8, n + 1) < 0) goto fail;
-    got++;
-    if (get_buf(o_tgt, &b[1], 0, 4, m) < 0) goto fail;
-    got++;
-    if (get_buf(o_src, &b[2], 0, 8, ns) < 0) goto fail;
-    got++;
-    if (get_buf(o_par, &b[3], 1, 8, n) < 0) goto fail;
-    got++;
-    int has_blk = o_blk != Py_None;
-    if (has_blk) { if (get_buf(o_blk, &b[4], 0, 1, n) < 0) goto fail; got++; }
-    const int64_t *indptr = b[0].buf;
-    const int32_t *tgt = b[1].buf;
-    const int64_t *src = b[2].buf;
-    int64_t *parent = b[3].buf;
-    const uint8_t *blk = has_blk ? b[4].buf : NULL;
-    int bad = 0;
-    int32_t *queue = PyMem_RawMalloc(sizeof(int32_t) * (size_t)(n > 0 ? n : 1));
-    if (!queue) { for (int i = 0; i < got; i++) PyBuffer_Release(&b[i]); return PyErr_NoMemory(); }
-    Py_BEGIN_ALLOW_THREADS
-    for (Py_ssize_t v = 0; v < n; v++) parent[v] = -1;
-    int64_t head = 0, tail = 0;
-    for (Py_ssize_t i = 0; i < ns; i++) {
-        int64_t s = src[i];
-        if (s < 0) continue;
-        if (s >= n) { bad = 1; break; }
-        if (parent[s] == -1) { parent[s] = -2; queue[tail++] = (int32_t)s; }
-    }
-    while (!bad && head < tail) {
-        int32_t u = queue[head++];
-        if (blk && blk[u]) continue;
-        int64_t s = indptr[u], e = indptr[u + 1];
-        if (s < 0 || e < s || e > m) { bad = 1; break; }
-        for (int64_t p = s; p < e; p++) {
-            int32_t v = tgt[p];
-            if (v < 0) continue;
-            if (v >= n) { bad = 1; break; }
-            if (parent[v] == -1) { parent[v] = u; queue[tail++] = v; }
-        }
-    }
-    Py_END_ALLOW_THREADS
-    PyMem_RawFree(queue);
-    for (int i = 0; i < got; i++) PyBuffer_Release(&b[i]);
-    if (bad) { PyErr_SetString(PyExc_ValueError, "inconsistent graph arrays"); return NULL; }
     Py_RETURN_NONE;
 fail:
     for (int i = 0; i < got; i++) PyBuffer_Release(&b[i]);

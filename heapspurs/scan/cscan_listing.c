@@ -291,20 +291,12 @@ PyObject *py_listing(PyObject *self, PyObject *args) {
     if (fd >= 0 && !t.failed) text_flush(&t);
     Py_END_ALLOW_THREADS
     for (int i = 0; i < nbuf; i++) PyBuffer_Release(&b[i]);
-    if (t.write_errno) {
-        PyMem_RawFree(t.data);
-        errno = t.write_errno;
-        return PyErr_SetFromErrno(t.write_errno == EPIPE ? PyExc_BrokenPipeError : PyExc_OSError);
-    }
-    if (t.failed) { PyMem_RawFree(t.data); return PyErr_NoMemory(); }
-    if (bad) {
+    if (bad && !t.write_errno && !t.failed) {
         PyMem_RawFree(t.data);
         PyErr_SetString(PyExc_ValueError, "inconsistent index arrays for a listing");
         return NULL;
     }
-    PyObject *text = PyBytes_FromStringAndSize(t.data ? t.data : "", (Py_ssize_t)t.len);
-    PyMem_RawFree(t.data);
-    return text;
+    return text_result(&t);
 fail:
     for (int i = 0; i < nbuf; i++) PyBuffer_Release(&b[i]);
     return NULL;

@@ -33,9 +33,22 @@ void text_flush(Text *t) {
 }
 
 
-
-
-
+/* What was written, as bytes (the text not yet flushed), or NULL with the exception of a failed
+   write (BrokenPipeError, OSError) or allocation. Frees the text's buffer either way. */
+PyObject *text_result(Text *t) {
+    PyObject *text = NULL;
+    if (t->write_errno) {
+        errno = t->write_errno;
+        PyErr_SetFromErrno(t->write_errno == EPIPE ? PyExc_BrokenPipeError : PyExc_OSError);
+    } else if (t->failed) {
+        PyErr_NoMemory();
+    } else {
+        text = PyBytes_FromStringAndSize(t->data ? t->data : "", (Py_ssize_t)t->len);
+    }
+    PyMem_RawFree(t->data);
+    t->data = NULL;
+    return text;
+}
 
 /* Parse a fieldlist into a growable offset array. */
 static int collect_fields(Cursor *c, uint64_t size, uint64_t **offs, size_t *n, size_t *cap) {
@@ -57,7 +70,6 @@ static int collect_fields(Cursor *c, uint64_t size, uint64_t **offs, size_t *n, 
         (*offs)[(*n)++] = off;
     }
 }
-
 
 
 /* A names table from Python, (starts, ends, label offsets, labels): names/table.py c_arrays().
@@ -167,14 +179,15 @@ PyObject *py_format(PyObject *self, PyObject *args) {
     while (!t.failed && (fd >= 0 || (Py_ssize_t)t.len < limit) && c.pos - start < (32 << 20)) {
         if (fd >= 0 && (Py_ssize_t)t.len >= limit) text_flush(&t);
         if (t.failed) break;
-        Py_ssize_t rec = c.pos;
         uint64_t tag;
         c.err = NULL;
         if (c.pos >= c.end || uvarint(&c, &tag) < 0) break;
         if (tag == TAG_OBJECT) {
-            uint64_t addr, size; Py_ssize_t coff;
-            if (uvarint(&c, &addr) < 0 || bytes_field(&c, &coff, &size) < 0 ||
-                collect_fields(&c, size, &offs, &noffs, &capoffs) < 0) break;
+            ObjectFields r;
+            if (read_object(&c, &r) < 0 ||
+                collect_fields(&c, r.contents_len, &offs, &noffs, &capoffs) < 0) break;
+            uint64_t addr = r.address, size = r.contents_len;
+            Py_ssize_t coff = r.contents_off;
             /* Named if a range starts here, or 8 bytes in (past a malloc header): an object
                bigger than 8 bytes has no neighbour starting inside it. */
             Py_ssize_t row = names_row(nm, addr);
@@ -196,47 +209,43 @@ PyObject *py_format(PyObject *self, PyObject *args) {
             PUT(&t, " bytes\n");
             pointer_lines(&t, &c, addr, coff, offs, noffs, nm);
         } else if (tag == TAG_STACK_FRAME) {
-            uint64_t sp, depth, child, size, entry, pc, cont, name_len;
-            Py_ssize_t coff, name_off;
-            if (uvarint(&c, &sp) < 0 || uvarint(&c, &depth) < 0 || uvarint(&c, &child) < 0 ||
-                bytes_field(&c, &coff, &size) < 0 || uvarint(&c, &entry) < 0 ||
-                uvarint(&c, &pc) < 0 || uvarint(&c, &cont) < 0 ||
-                bytes_field(&c, &name_off, &name_len) < 0) break;
+            StackFrameFields f;
+            if (read_stack_frame(&c, &f) < 0) break;
             int ascii = 1;
-            for (uint64_t k = 0; k < name_len; k++) if (c.buf[name_off + k] >= 0x80) ascii = 0;
-            if (!ascii || collect_fields(&c, size, &offs, &noffs, &capoffs) < 0) break;
+            for (uint64_t k = 0; k < f.name_len; k++)
+                if (c.buf[f.name_off + k] >= 0x80) ascii = 0;
+            if (!ascii || collect_fields(&c, f.contents_len, &offs, &noffs, &capoffs) < 0) break;
             PUT(&t, "StackFrame[");
-            text_dec(&t, depth);
+            text_dec(&t, f.depth);
             PUT(&t, "] @ ");
-            text_hex(&t, sp);
+            text_hex(&t, f.sp);
             PUT(&t, ": ");
-            text_put(&t, (const char *)c.buf + name_off, name_len);
+            text_put(&t, (const char *)c.buf + f.name_off, f.name_len);
             PUT(&t, " with ");
             text_dec(&t, noffs);
             PUT(&t, " pointers in ");
-            text_dec(&t, size);
+            text_dec(&t, f.contents_len);
             PUT(&t, " bytes; child = ");
-            text_hex(&t, child);
+            text_hex(&t, f.child_sp);
             PUT(&t, "\n");
-            pointer_lines(&t, &c, sp, coff, offs, noffs, nm);
+            pointer_lines(&t, &c, f.sp, f.contents_off, offs, noffs, nm);
         } else if (tag == TAG_ALLOC_SAMPLE) {
-            uint64_t addr, bucket;
-            if (uvarint(&c, &addr) < 0 || uvarint(&c, &bucket) < 0) break;
+            AllocSampleFields r;
+            if (read_alloc_sample(&c, &r) < 0) break;
             PUT(&t, "AllocStackTraceSample @ ");
-            text_hex(&t, addr);
+            text_hex(&t, r.address);
             PUT(&t, ": Bucket = ");
-            text_hex(&t, bucket);
-            Py_ssize_t brow = names_row(bk, bucket);
-            if (brow >= 0 && bk->start[brow] == bucket) {
+            text_hex(&t, r.bucket);
+            Py_ssize_t brow = names_row(bk, r.bucket);
+            if (brow >= 0 && bk->start[brow] == r.bucket) {
                 PUT(&t, " (");
-                put_label(&t, bk, brow, bucket);
+                put_label(&t, bk, brow, r.bucket);
                 PUT(&t, ")");
             }
             PUT(&t, "\n");
         } else {
             break;
         }
-        (void)rec;
         done_at = c.pos;
         records++;
     }
@@ -245,14 +254,7 @@ PyObject *py_format(PyObject *self, PyObject *args) {
     PyMem_RawFree(offs);
     PyBuffer_Release(&view);
     for (int i = 0; i < nbuf; i++) PyBuffer_Release(&nb[i]);
-    if (t.write_errno) {
-        PyMem_RawFree(t.data);
-        errno = t.write_errno;
-        return PyErr_SetFromErrno(t.write_errno == EPIPE ? PyExc_BrokenPipeError : PyExc_OSError);
-    }
-    if (t.failed) { PyMem_RawFree(t.data); return PyErr_NoMemory(); }
-    PyObject *text = PyBytes_FromStringAndSize(t.data ? t.data : "", (Py_ssize_t)t.len);
-    PyMem_RawFree(t.data);
+    PyObject *text = text_result(&t);
     if (!text) return NULL;
     return Py_BuildValue("(NnL)", text, done_at, records);
 names_fail:

@@ -85,15 +85,64 @@ static int fieldlist(Cursor *c, Py_ssize_t contents_off, uint64_t size, void *of
     }
 }
 
-static int skip_n(Cursor *c, int n) {
-    uint64_t v;
-    for (int i = 0; i < n; i++) if (uvarint(c, &v) < 0) return -1;
-    return 0;
+/* The position of the ']' that closes the group whose ops start at op. */
+static const char *group_end(const char *op) {
+    int depth = 0;
+    for (; *op; op++) {
+        if (*op == '[') depth++;
+        else if (*op == ']' && depth-- == 0) break;
+    }
+    return op;
 }
 
-static int skip_str(Cursor *c) {
-    Py_ssize_t off; uint64_t len;
-    return bytes_field(c, &off, &len);
+/* Skip the fields RECORD_OPS spells (record_layouts.h), checking their structure, up to the
+   end of ops or of the group; the byte order and pointer size fields set the cursor's.
+   Returns where the ops stopped, or NULL with c->err set. */
+static const char *skip_fields(Cursor *c, const char *op) {
+    uint64_t v, size = 0;
+    Py_ssize_t off, coff = 0;
+    int64_t none = 0;
+    while (*op && *op != ']') {
+        uint64_t count = 0;
+        while (*op >= '0' && *op <= '9') count = count * 10 + (uint64_t)(*op++ - '0');
+        if (count == 0) count = 1;
+        switch (*op) {
+        case 'u': case 'b':
+            for (uint64_t i = 0; i < count; i++) if (uvarint(c, &v) < 0) return NULL;
+            break;
+        case 'e':
+            if (uvarint(c, &v) < 0) return NULL;
+            c->big_endian = v != 0;
+            break;
+        case 'p':
+            if (uvarint(c, &v) < 0) return NULL;
+            if (v != 4 && v != 8) {
+                snprintf(c->errbuf, sizeof c->errbuf, "unsupported pointer size %llu",
+                         (unsigned long long)v);
+                c->err = c->errbuf;
+                return NULL;
+            }
+            c->ptr_size = (int)v;
+            break;
+        case 's': if (bytes_field(c, &off, &v) < 0) return NULL; break;
+        case 'c': if (bytes_field(c, &coff, &size) < 0) return NULL; break;
+        case 'f': if (fieldlist(c, coff, size, NULL, NULL, &none, 0, 0) < 0) return NULL; break;
+        case '[': {
+            uint64_t n;
+            if (uvarint(c, &n) < 0) return NULL;
+            /* n is untrusted, but each group consumes bytes: bounded by the file's size. */
+            for (uint64_t i = 0; i < n; i++) if (!skip_fields(c, op + 1)) return NULL;
+            op = group_end(op + 1);
+            if (!*op) return op;
+            break;
+        }
+        default:
+            c->err = "bad record layout";
+            return NULL;
+        }
+        op++;
+    }
+    return op;
 }
 
 /* Where the filling pass may start a part of its own: the state before a record, noted by the
@@ -122,7 +171,7 @@ static int walk(Cursor *c, Out *o, Counts *n, const Counts *cap, First *first,
     if (o && n->n_frame == 0) o->frame_pstart[0] = 0;
     for (;;) {
         Py_ssize_t start = c->pos;
-        uint64_t tag, v;
+        uint64_t tag;
         if (stop >= 0 && start >= stop) {
             if (start == stop) return 0;
             c->err = "dump changed between passes";
@@ -151,8 +200,10 @@ static int walk(Cursor *c, Out *o, Counts *n, const Counts *cap, First *first,
         if (uvarint(c, &tag) < 0) goto fail;
         switch (tag) {
         case TAG_OBJECT: {
-            uint64_t addr, size; Py_ssize_t coff;
-            if (uvarint(c, &addr) < 0 || bytes_field(c, &coff, &size) < 0) goto fail;
+            ObjectFields r;
+            if (read_object(c, &r) < 0) goto fail;
+            uint64_t addr = r.address, size = r.contents_len;
+            Py_ssize_t coff = r.contents_off;
             int64_t before = n->n_ptr;
             if (o && n->n_obj >= cap->n_obj) { c->err = "dump changed between passes"; goto fail; }
             if (o && cap->off32 && size > UINT32_MAX) {
@@ -199,39 +250,36 @@ static int walk(Cursor *c, Out *o, Counts *n, const Counts *cap, First *first,
             break;
         }
         case TAG_STACK_FRAME: {
-            uint64_t sp, depth, child, size, entry, pc, cont, name_len;
-            Py_ssize_t coff, name_off;
-            if (uvarint(c, &sp) < 0 || uvarint(c, &depth) < 0 || uvarint(c, &child) < 0 ||
-                bytes_field(c, &coff, &size) < 0 || uvarint(c, &entry) < 0 ||
-                uvarint(c, &pc) < 0 || uvarint(c, &cont) < 0 ||
-                bytes_field(c, &name_off, &name_len) < 0) goto fail;
+            StackFrameFields f;
+            if (read_stack_frame(c, &f) < 0) goto fail;
             if (o && n->n_frame >= cap->n_frame) { c->err = "dump changed between passes"; goto fail; }
-            if (fieldlist(c, coff, size, o ? o->fptr_off : NULL, o ? o->fptr_val : NULL,
-                          &n->n_fptr, cap ? cap->n_fptr : 0, 0) < 0) goto fail;
+            if (fieldlist(c, f.contents_off, f.contents_len, o ? o->fptr_off : NULL,
+                          o ? o->fptr_val : NULL, &n->n_fptr, cap ? cap->n_fptr : 0, 0) < 0)
+                goto fail;
             if (o) {
                 int64_t i = n->n_frame;
-                o->frame_sp[i] = sp;
-                o->frame_size[i] = size;
-                o->frame_off[i] = coff;
-                o->frame_depth[i] = depth > INT32_MAX ? INT32_MAX : (int32_t)depth;
-                o->frame_child[i] = child;
-                o->frame_entry[i] = entry;
-                o->frame_pc[i] = pc;
+                o->frame_sp[i] = f.sp;
+                o->frame_size[i] = f.contents_len;
+                o->frame_off[i] = f.contents_off;
+                o->frame_depth[i] = f.depth > INT32_MAX ? INT32_MAX : (int32_t)f.depth;
+                o->frame_child[i] = f.child_sp;
+                o->frame_entry[i] = f.entry_pc;
+                o->frame_pc[i] = f.pc;
                 o->frame_goroutine[i] = (int32_t)(n->n_goroutine - 1);
-                o->frame_name_off[i] = name_off;
-                o->frame_name_len[i] = (int64_t)name_len;
+                o->frame_name_off[i] = f.name_off;
+                o->frame_name_len[i] = (int64_t)f.name_len;
                 o->frame_pstart[i + 1] = n->n_fptr;
             }
             n->n_frame++;
             break;
         }
         case TAG_ALLOC_SAMPLE: {
-            uint64_t addr, bucket;
-            if (uvarint(c, &addr) < 0 || uvarint(c, &bucket) < 0) goto fail;
+            AllocSampleFields r;
+            if (read_alloc_sample(c, &r) < 0) goto fail;
             if (o) {
                 if (n->n_sample >= cap->n_sample) { c->err = "dump changed between passes"; goto fail; }
-                o->sample_addr[n->n_sample] = addr;
-                o->sample_bucket[n->n_sample] = bucket;
+                o->sample_addr[n->n_sample] = r.address;
+                o->sample_bucket[n->n_sample] = r.bucket;
             }
             n->n_sample++;
             break;
@@ -245,69 +293,23 @@ static int walk(Cursor *c, Out *o, Counts *n, const Counts *cap, First *first,
                 return -1;
             }
             return 0;
-        default: {
+        default:
             /* Records decoded in Python: only skip them here, checking their structure. */
-            switch (tag) {
-            case TAG_OTHER_ROOT: if (skip_str(c) < 0 || skip_n(c, 1) < 0) goto fail; break;
-            case TAG_TYPE:
-                if (skip_n(c, 2) < 0 || skip_str(c) < 0 || skip_n(c, 1) < 0) goto fail;
-                break;
-            case TAG_GOROUTINE:
-                if (skip_n(c, 8) < 0 || skip_str(c) < 0 || skip_n(c, 4) < 0) goto fail;
-                n->n_goroutine++;
-                break;
-            case TAG_PARAMS: {
-                uint64_t big, psize;
-                if (uvarint(c, &big) < 0 || uvarint(c, &psize) < 0) goto fail;
-                if (psize != 4 && psize != 8) {
-                    snprintf(c->errbuf, sizeof c->errbuf, "unsupported pointer size %llu",
-                             (unsigned long long)psize);
-                    c->err = c->errbuf;
-                    goto fail;
-                }
-                c->big_endian = big != 0;
-                c->ptr_size = (int)psize;
-                if (skip_n(c, 2) < 0 || skip_str(c) < 0 || skip_str(c) < 0 || skip_n(c, 1) < 0)
-                    goto fail;
-                break;
-            }
-            case TAG_FINALIZER: case TAG_QUEUED_FINALIZER:
-                if (skip_n(c, 5) < 0) goto fail;
-                break;
-            case TAG_ITAB: if (skip_n(c, 2) < 0) goto fail; break;
-            case TAG_OS_THREAD: if (skip_n(c, 3) < 0) goto fail; break;
-            case TAG_MEMSTATS: if (skip_n(c, 24 + 256 + 1) < 0) goto fail; break;
-            case TAG_DATA: case TAG_BSS: {
-                uint64_t addr, size; Py_ssize_t coff; int64_t dummy = 0;
-                if (uvarint(c, &addr) < 0 || bytes_field(c, &coff, &size) < 0) goto fail;
-                if (fieldlist(c, coff, size, NULL, NULL, &dummy, 0, 0) < 0) goto fail;
-                break;
-            }
-            case TAG_DEFER: if (skip_n(c, 7) < 0) goto fail; break;
-            case TAG_PANIC: if (skip_n(c, 6) < 0) goto fail; break;
-            case TAG_MEMPROF: {
-                uint64_t nframes;
-                if (skip_n(c, 2) < 0 || uvarint(c, &nframes) < 0) goto fail;
-                for (uint64_t i = 0; i < nframes; i++)
-                    if (skip_str(c) < 0 || skip_str(c) < 0 || skip_n(c, 1) < 0) goto fail;
-                if (skip_n(c, 2) < 0) goto fail;
-                break;
-            }
-            default:
+            if (tag >= N_RECORD_TAGS) {
                 snprintf(c->errbuf, sizeof c->errbuf, "unknown record tag %llu",
                          (unsigned long long)tag);
                 c->err = c->errbuf;
                 c->pos = start;
                 return -1;
             }
+            if (!skip_fields(c, RECORD_OPS[tag])) goto fail;
+            if (tag == TAG_GOROUTINE) n->n_goroutine++;
             if (o) {
                 if (n->n_other >= cap->n_other) { c->err = "dump changed between passes"; goto fail; }
                 o->other_off[n->n_other] = start;
             }
             n->n_other++;
         }
-        }
-        (void)v;
         continue;
     fail:
         *err_offset = c->pos;

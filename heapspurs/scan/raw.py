@@ -1,7 +1,10 @@
-"""The result of one pass over a dump: flat arrays in file order, before any sorting or resolution.
+"""The result of one pass over a dump: flat arrays, before any pointer is resolved, and the root
+kinds the later stages share.
 
-Every scanner (the pure-Python one here, a native one later) fills exactly this structure, so the
-index builder does not care which one ran and a differential test can compare them field by field.
+Both scanners fill exactly this structure (:mod:`heapspurs.scan.python_scan` in file order,
+:mod:`heapspurs.scan.native_scan` with the objects already in address order, see
+``RawScan.address_order``), so the index builder does not care which one ran and a differential
+test can compare them field by field.
 """
 
 from __future__ import annotations
