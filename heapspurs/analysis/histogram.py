@@ -11,6 +11,7 @@ from heapspurs.analysis.dominators import UNREACHED, dominator_tree
 from heapspurs.analysis.kinds import kind_ids
 from heapspurs.analysis.reach import reachable_mask
 from heapspurs.index.heap_index import HeapIndex
+from heapspurs.names.alloc_sites import allocation_sites
 from heapspurs.names.naming import names_of
 from heapspurs.names.typing import UNTYPED_REASONS
 
@@ -64,6 +65,12 @@ def _reasons(ix: HeapIndex, objs: np.ndarray, ids: np.ndarray,
 
 
 def histogram(ix: HeapIndex) -> Histogram:
+    """Every real object counted by kind (kept for the index: the explorer asks again)."""
+    by_stack = allocation_sites(ix).by_stack
+    return ix.memo.get(f"histogram{int(by_stack)}", lambda: _histogram(ix))
+
+
+def _histogram(ix: HeapIndex) -> Histogram:
     real = np.nonzero(~ix.phantom)[0]
     tree = dominator_tree(ix)
     reach = tree.idom[real] != UNREACHED

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from heapspurs.index.memory import give_back
 from heapspurs.serve import pages
 from heapspurs.serve.answers import ADDRESS, Answerer, ApiError
 from heapspurs.serve.tree import children_json
@@ -79,6 +80,8 @@ class Handler(BaseHTTPRequestHandler):
         except Exception as err:  # never a traceback to the client
             print(f"heapspurs: explorer: {type(err).__name__}: {err}", file=sys.stderr)
             self.fail(500, f"internal error ({type(err).__name__})")
+        finally:
+            give_back()  # an answer's temporaries: back to the system between requests
 
     def route(self) -> None:
         parts = urlsplit(self.path)
