@@ -123,3 +123,15 @@ def test_version_names_python_numpy_and_the_native_extensions():
         except ImportError:
             built = False
         assert line.endswith(": native") == built, line
+
+
+def test_the_explorer_is_a_question_of_its_own(basics, questions):
+    # --http takes --base (its diff page) but no other question; --no-browser needs it; it has
+    # no JSON form. (Each of these fails before a server would start.)
+    for other in ("--top", "--find", "--print", "--histogram"):
+        res = run(basics.dump, "--http", ":0", *questions[other])
+        assert res.status == 2 and "--http" in res.err and other in res.err, res.err
+    res = run(basics.dump, "--no-browser", *questions["--top"])
+    assert res.status == 2 and "--no-browser" in res.err and "--http" in res.err, res.err
+    res = run(basics.dump, "--http", ":0", "--json")
+    assert res.status == 2 and "no JSON form" in res.err, res.err
