@@ -25,9 +25,10 @@ from gotools import NEWEST, run_dump  # noqa: E402
 from run import HEAPSPURS, measure  # noqa: E402
 
 
-def peak_rss_mb(pid: int) -> float:
+def rss_mb(pid: int, key: str) -> float:
+    """VmHWM (peak) or VmRSS (now) of a process, in MB."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(key + ":"):
             return int(line.split()[1]) / 1024
     return 0.0
 
@@ -76,8 +77,9 @@ def main() -> None:
                 times.append((time.perf_counter() - start) * 1000)
             print(f"{'/' + path:<60} {statistics.median(times[1:]):>10.0f} {times[0]:>9.0f}",
                   flush=True)
-        print(f"server peak RSS {peak_rss_mb(server.pid):.0f} MB; warm command line, the "
-              f"same questions: at most {cli_rss:.0f} MB")
+        print(f"server RSS {rss_mb(server.pid, 'VmRSS'):.0f} MB after answering all (peak "
+              f"{rss_mb(server.pid, 'VmHWM'):.0f} MB); warm command line, the same questions: "
+              f"at most {cli_rss:.0f} MB")
     finally:
         server.terminate()
         server.wait()

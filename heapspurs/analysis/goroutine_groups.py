@@ -36,7 +36,12 @@ def _stack(ix: HeapIndex, g: int) -> tuple[str, ...]:
 
 
 def goroutine_groups(ix: HeapIndex, system: bool = False) -> list[GoroutineGroup]:
-    """Groups of goroutines with the same stack (runtime goroutines only with ``system``)."""
+    """Groups of goroutines with the same stack (runtime goroutines only with ``system``;
+    kept for the index: the explorer asks again)."""
+    return ix.memo.get(f"goroutine_groups{int(system)}", lambda: _groups(ix, system))
+
+
+def _groups(ix: HeapIndex, system: bool) -> list[GoroutineGroup]:
     raw = ix.raw
     by_stack: dict[tuple[str, ...], int] = {}
     groups: list[GoroutineGroup] = []

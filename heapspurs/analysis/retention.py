@@ -143,7 +143,13 @@ def accumulation_point(ix: HeapIndex, obj: int, share: float = 0.8) -> Accumulat
 def leak_suspects(ix: HeapIndex, threshold: float = 0.10) -> tuple[list[Suspect],
                                                                     list[FinalizerCycle]]:
     """Root groups and shared top-level objects retaining over ``threshold`` of the reachable
-    heap, each with its accumulation point; and finalizer cycles nothing else holds."""
+    heap, each with its accumulation point; and finalizer cycles nothing else holds (kept for
+    the index and threshold: the explorer asks again)."""
+    return ix.memo.get(f"suspects{threshold!r}", lambda: _leak_suspects(ix, threshold))
+
+
+def _leak_suspects(ix: HeapIndex, threshold: float) -> tuple[list[Suspect],
+                                                             list[FinalizerCycle]]:
     tree = dominator_tree(ix)
     total = max(tree.reachable_bytes, 1)
     lab = root_labelling(ix)

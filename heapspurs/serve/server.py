@@ -30,6 +30,9 @@ from heapspurs.serve.tree import children_json
 STATIC = {p.name: p.read_bytes() for p in (Path(__file__).parent / "static").iterdir()
           if p.is_file()}
 TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
+# The questions the overview shows, in the order pages.overview takes them.
+OVERVIEW = (("summary", {}), ("top", {"n": "20"}), ("suspects", {}), ("goroutines", {}),
+            ("histogram", {}))
 GRAPH_NODES = 60  # the object page's graph: a small budget keeps it readable and quick
 
 
@@ -96,10 +99,7 @@ class Handler(BaseHTTPRequestHandler):
             else:
                 self.send(200, answerer.ask(name, query), "json")
         elif path == "/":
-            ask = answerer.json
-            self.page(pages.overview(ask("summary", {}), ask("top", {"n": "20"}),
-                                     ask("suspects", {}), ask("goroutines", {}),
-                                     ask("histogram", {}), base))
+            self.page(pages.overview(*(answerer.json(n, g) for n, g in OVERVIEW), base))
         elif path.startswith("/object/"):
             address = path[len("/object/"):]
             self.page(pages.object_page(answerer.json("object", {"address": address}), base))
@@ -183,6 +183,17 @@ def parse_listen(text: str) -> tuple[str, int]:
     return host, int(port)
 
 
+def warm(answerer: Answerer) -> None:
+    """Answer the overview's questions once in the background (the dominator tree, the
+    histogram), so that pages answer at once; a request meanwhile waits for the one running."""
+    for name, given in OVERVIEW:
+        try:
+            answerer.ask(name, given)
+        except ApiError:
+            pass
+    give_back()
+
+
 def serve(dump: str, listen: str, program: str | None, oid: str | None, base: str | None,
           use_cache: bool, browser: bool) -> None:
     """Load the index (and the questions every page needs), print the URL, open a browser when
@@ -198,6 +209,7 @@ def serve(dump: str, listen: str, program: str | None, oid: str | None, base: st
     answerer.json("summary", {})  # index and names now: errors before the server starts
     server = Explorer(host, port, answerer)
     print(f"heapspurs: serving {dump} at {server.url} (Ctrl-C stops)", flush=True)
+    threading.Thread(target=warm, args=(answerer,), daemon=True).start()
     if browser and (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
                     or sys.platform == "darwin"):
         try:

@@ -23,7 +23,7 @@ def child_counts(ix: HeapIndex) -> np.ndarray:
     """How many objects each object immediately dominates (computed once per index)."""
     def count() -> np.ndarray:
         idom = dominator_tree(ix).idom
-        return np.bincount(idom[idom >= 0], minlength=ix.count)
+        return np.bincount(idom[idom >= 0], minlength=ix.count).astype(np.int32)
 
     return ix.memo.get("dominator_child_counts", count)
 
