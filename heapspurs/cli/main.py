@@ -37,6 +37,15 @@ def parse_address(text: str) -> int:
         raise click.BadParameter(f"{text!r} is not a hex address", param_hint="--address") from None
 
 
+class DumpSource(click.Path):
+    """A dump file, or the URL of a dump (http://host:port/debug/heapdump)."""
+
+    def convert(self, value, param, ctx):  # type: ignore[no-untyped-def]
+        if isinstance(value, str) and value.startswith(("http://", "https://")):
+            return value
+        return super().convert(value, param, ctx)
+
+
 EPILOG = """\b
 Exit status: 0 answered; 1 nothing found (e.g. no object at --address);
 2 usage or input error; 3 an external tool (Graphviz) is missing.
@@ -44,8 +53,7 @@ Exit status: 0 answered; 1 nothing found (e.g. no object at --address);
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]}, epilog=EPILOG)
-@click.argument("dump", required=False,
-                type=click.Path(exists=True, dir_okay=True, path_type=str))
+@click.argument("dump", required=False, type=DumpSource(exists=True, dir_okay=True, path_type=str))
 @click.option("--print", "print_records", is_flag=True,
               help="Print every record of the dump in file order.")
 @click.option("--address", "-a", metavar="ADDR",
@@ -105,6 +113,10 @@ Exit status: 0 answered; 1 nothing found (e.g. no object at --address);
               help="Explore the heap in a browser: serve pages and a JSON API on HOST "
                    "(default 127.0.0.1) and PORT (:0 picks a free one) until Ctrl-C.")
 @click.option("--no-browser", is_flag=True, help="--http: do not open a browser.")
+@click.option("--save", metavar="FILE",
+              help="DUMP is a URL: also keep the downloaded dump as FILE.")
+@click.option("--timeout", type=click.FloatRange(min=0.1), default=60.0, show_default=True,
+              metavar="SECONDS", help="DUMP is a URL: give up when it does not answer this fast.")
 @click.option("--cache-info", is_flag=True,
               help="Show the index cache folder, its size cap and the dumps in it (no DUMP).")
 @click.option("--cache-clear", is_flag=True, help="Empty the index cache folder (no DUMP).")
@@ -119,8 +131,8 @@ def cli(ctx: click.Context, dump: str | None, print_records: bool, address: str 
         threshold: float, show_retained: bool, unreachable: bool, histogram: bool,
         goroutines: bool, base: str | None, pprof_out: str | None, program: str | None,
         stacks: bool, oid: str | None, find_pattern: str | None, strict: bool,
-        no_cache: bool, http: str | None, no_browser: bool, cache_info: bool,
-        cache_clear: bool) -> None:
+        no_cache: bool, http: str | None, no_browser: bool, save: str | None, timeout: float,
+        cache_info: bool, cache_clear: bool) -> None:
     """Analyze a Go heap dump written by runtime/debug.WriteHeapDump.
 
     \b
@@ -136,6 +148,7 @@ def cli(ctx: click.Context, dump: str | None, print_records: bool, address: str 
       heapspurs dump.bin --goroutines    # goroutines by stack, with what they retain
       heapspurs new.bin --base old.bin   # what grew
       heapspurs dump.bin --http :8080    # explore it in a browser
+      heapspurs --program ./server http://127.0.0.1:6060/debug/heapdump --top 20
       heapspurs dump.bin --pprof heap.pb.gz
       heapspurs --cache-info             # the index cache (--cache-clear empties it)
     """
@@ -152,6 +165,8 @@ def cli(ctx: click.Context, dump: str | None, print_records: bool, address: str 
         return
     if dump is None:
         raise click.UsageError("Missing argument 'DUMP'.")
+    dump = resolve_dump(ctx, dump, save, timeout, not no_cache,
+                        [f for f in (program, oid, base) if f])
     if question[0] == "http":
         from heapspurs.serve.server import serve
 
@@ -169,6 +184,26 @@ def cli(ctx: click.Context, dump: str | None, print_records: bool, address: str 
                     find_pattern, census, options)
     except BrokenPipeError:
         raise OutputClosed from None  # click would turn EPIPE into exit status 1
+
+
+def resolve_dump(ctx: click.Context, dump: str, save: str | None, timeout: float,
+                 use_cache: bool, inputs: list[str]) -> str:
+    """The local path of DUMP: a URL is downloaded first (heapspurs.cli.fetch)."""
+    from heapspurs.cli.fetch import fetch, is_url
+
+    given = set(given_options(ctx))
+    if not is_url(dump):
+        for option in ("save", "timeout"):
+            if option in given:
+                raise click.UsageError(f"{option_name(ctx, option)} goes with a DUMP that is a "
+                                       "URL")
+        return dump
+    if save:
+        from heapspurs.render.files import check_not_input, check_writable
+
+        check_not_input(save, inputs)
+        check_writable(save)
+    return fetch(dump, use_cache, timeout, save)
 
 
 def show_version(ctx: click.Context, param: click.Parameter, value: bool) -> None:

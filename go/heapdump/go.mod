@@ -1,0 +1,3 @@
+module github.com/heapspurs/heapspurs/go/heapdump
+
+go 1.21
