@@ -151,24 +151,11 @@ int loclist(Ctx *c, uint64_t off, int version, int as, uint64_t addr_base,
             uint64_t i1 = rd_uleb(&r), i2 = kind == 1 ? 0 : rd_uleb(&r);
             if (r.bad) goto truncated;
             uint64_t a1, a2 = 0;
-            if (!has_addr_base) {
-                c->unsupported = 1;
-                snprintf(c->msg, sizeof c->msg, "indexed address in a unit with no "
-                         "DW_AT_addr_base");
-                return -1;
-            }
-            Rd ar = {c->addr.b, c->addr.n, 0, 0};
-            if (addr_base > c->addr.n || i1 > (c->addr.n / (size_t)as)) ar.bad = 1;
-            else ar.i = (size_t)(addr_base + i1 * (uint64_t)as);
-            a1 = rd_u(&ar, (size_t)as);
-            if (kind == 2) {
-                if (i2 > (c->addr.n / (size_t)as)) ar.bad = 1;
-                else ar.i = (size_t)(addr_base + i2 * (uint64_t)as);
-                a2 = rd_u(&ar, (size_t)as);
-            }
-            if (ar.bad) {
-                snprintf(c->msg, sizeof c->msg, "address index in the location list at %s "
-                         "offset %zu is outside .debug_addr", name, at);
+            if (resolve_addrx(c, i1, as, addr_base, has_addr_base, &a1) < 0 ||
+                (kind == 2 && resolve_addrx(c, i2, as, addr_base, has_addr_base, &a2) < 0)) {
+                size_t m = strlen(c->msg);
+                snprintf(c->msg + m, sizeof c->msg - m, " (the location list at %s offset %zu)",
+                         name, at);
                 return -1;
             }
             if (kind == 1) {

@@ -277,13 +277,14 @@ int is_addrx(uint64_t form) {
     return form == 0x1b || (form >= 0x29 && form <= 0x2c);
 }
 
-/* The address an addrx form's index (``index``) names: .debug_addr at the unit's addr_base.
- * Returns -1 with c->msg set when the unit has no base or the entry is outside the section. */
+/* The address an index (an addrx form's, a location list's) names: .debug_addr at the unit's
+ * addr_base. Returns -1 with c->msg set when the unit has no base (unsupported) or the entry is
+ * outside the section (corrupt). */
 int resolve_addrx(Ctx *c, uint64_t index, int as, uint64_t addr_base, int has_addr_base,
                   uint64_t *out) {
-    if (!has_addr_base) {
-        snprintf(c->msg, sizeof c->msg, "an address index (DW_FORM_addrx) in a unit without "
-                 "DW_AT_addr_base");
+    if (!has_addr_base) { /* (the reference reader may still know where they are) */
+        c->unsupported = 1;
+        snprintf(c->msg, sizeof c->msg, "an indexed address in a unit with no DW_AT_addr_base");
         return -1;
     }
     if (addr_base > c->addr.n || index >= (c->addr.n - addr_base) / (size_t)as) {
