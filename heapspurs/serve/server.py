@@ -191,7 +191,7 @@ def warm(answerer: Answerer) -> None:
             answerer.ask(name, given)
         except ApiError:
             pass
-    give_back()
+        give_back()
 
 
 def serve(dump: str, listen: str, program: str | None, oid: str | None, base: str | None,
