@@ -28,10 +28,11 @@ def kind_ids(ix: HeapIndex, objs: np.ndarray) -> tuple[np.ndarray, list[str]]:
     present = np.nonzero(np.bincount(sizes[small].astype(np.int64), minlength=SMALL + 1))[0]
     lut = np.zeros(SMALL + 1, np.int64)
     lut[present] = np.arange(len(present))
-    ids = np.empty(len(sizes), np.int64)
+    ids = np.empty(len(sizes), np.int32)  # (kinds are far fewer than 2**31)
     ids[small] = lut[sizes[small].astype(np.int64)]
     big_sizes, big_ids = np.unique(sizes[~small], return_inverse=True)
     ids[~small] = len(present) + big_ids
+    del sizes, small
     labels = [size_key(int(s)) for s in present.tolist()]
     labels += [size_key(int(s)) for s in big_sizes.tolist()]
     sites = allocation_sites(ix)
@@ -41,16 +42,20 @@ def kind_ids(ix: HeapIndex, objs: np.ndarray) -> tuple[np.ndarray, list[str]]:
         uniq, site_id = np.unique(np.array(sites.group_labels, dtype=object),
                                   return_inverse=True)
         site_id = np.asarray(site_id, np.int64)
-        ids = np.where(bucket >= 0, len(labels) + site_id[np.maximum(bucket, 0)], ids)
+        at = bucket >= 0
+        ids[at] = len(labels) + site_id[bucket[at]]
         labels += [str(u) for u in uniq.tolist()]
     names = names_of(ix)
     typing = names.typing
     if typing is not None:
         tids, tlabels = typing.kind_labels(objs)
-        ids = np.where(tids >= 0, len(labels) + tids, ids)
+        at = tids >= 0
+        ids[at] = len(labels) + tids[at]
+        del tids, at
         labels += tlabels
     if names.object_ids is not None:
         named = names.object_ids[objs]
-        ids = np.where(named >= 0, len(labels) + named, ids)
+        at = named >= 0
+        ids[at] = len(labels) + named[at]
         labels += list(names.object_labels)
     return ids, labels

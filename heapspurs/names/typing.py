@@ -72,7 +72,8 @@ class Typing:
         t = self.object_type[objs].astype(np.int64)
         v = self.via[objs].astype(np.int64) if self.via is not None else np.full(len(objs), -1)
         key = np.where(t >= 0, t * (len(self.via_names or []) + 1) + v + 1, -1)
-        distinct, inv = np.unique(key, return_inverse=True)
+        del t, v
+        distinct, inv = dense_unique(key)
         labels = []
         for k in distinct.tolist():
             if k < 0:
@@ -107,6 +108,19 @@ class Typing:
             prefix = f"[{off // size}]"
             off %= size
         return prefix + field_path(self.types, t, off)
+
+
+def dense_unique(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """np.unique(key, return_inverse=True) for keys from -1 to a few million (a count per key
+    instead of a sort: a fraction of the memory on millions of objects)."""
+    top = int(key.max()) if len(key) else -1
+    if top >= 1 << 26:
+        return np.unique(key, return_inverse=True)
+    counts = np.bincount(key + 1, minlength=top + 2)
+    present = np.flatnonzero(counts)
+    lut = np.zeros(len(counts), np.int32)
+    lut[present] = np.arange(len(present), dtype=np.int32)
+    return present - 1, lut[key + 1]
 
 
 def type_heap(ix: HeapIndex, types: GoTypes, budget: int = BUDGET) -> Typing:
