@@ -26,10 +26,10 @@ def kind_ids(ix: HeapIndex, objs: np.ndarray) -> tuple[np.ndarray, list[str]]:
     sizes = np.asarray(ix.size[objs], np.uint64)
     small = sizes <= SMALL
     present = np.nonzero(np.bincount(sizes[small].astype(np.int64), minlength=SMALL + 1))[0]
-    lut = np.zeros(SMALL + 1, np.int64)
+    lut = np.zeros(SMALL + 1, np.int32)
     lut[present] = np.arange(len(present))
     ids = np.empty(len(sizes), np.int32)  # (kinds are far fewer than 2**31)
-    ids[small] = lut[sizes[small].astype(np.int64)]
+    ids[small] = lut[sizes[small]]
     big_sizes, big_ids = np.unique(sizes[~small], return_inverse=True)
     ids[~small] = len(present) + big_ids
     del sizes, small

@@ -69,9 +69,13 @@ class Typing:
         """(label id per object or -1, labels) for counting by kind: the type, with byte
         arrays and string data reached through a field grouped by that field
         (``[]uint8 (main.Entry.Payload)``) instead of by length."""
-        t = self.object_type[objs].astype(np.int64)
-        v = self.via[objs].astype(np.int64) if self.via is not None else np.full(len(objs), -1)
-        key = np.where(t >= 0, t * (len(self.via_names or []) + 1) + v + 1, -1)
+        width = len(self.via_names or []) + 1
+        kind = np.int32 if (len(self.names) + 1) * width < 1 << 31 else np.int64
+        t = self.object_type[objs].astype(kind)
+        v = self.via[objs].astype(kind) if self.via is not None else np.full(len(objs), -1, kind)
+        key = t * width
+        key += v + 1
+        key[t < 0] = -1
         del t, v
         distinct, inv = dense_unique(key)
         labels = []
@@ -79,7 +83,7 @@ class Typing:
             if k < 0:
                 labels.append("")
                 continue
-            ti, vi = divmod(k, len(self.via_names or []) + 1)
+            ti, vi = divmod(k, width)
             name = self.names[ti]
             if vi and (name.startswith("[") or name == STRING_DATA):
                 elem = name.split("]", 1)[1] if name.startswith("[") else ""
