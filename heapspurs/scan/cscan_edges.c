@@ -264,7 +264,9 @@ PyObject *py_gather(PyObject *self, PyObject *args) {
         int64_t j_end = order[k - 1];  /* old ids j..j_end go to new ids i..k-1 */
         if (j_end >= n) { bad = 1; break; }
         int64_t s = old_ps[j], e = old_ps[j_end + 1], d = new_ps[i];
-        if (s < 0 || e < s || e > m || d < 0 || d + (e - s) > m || new_ps[k] - d != e - s) {
+        /* No sum that can overflow: d and new_ps[k] come from the caller's arrays. */
+        if (s < 0 || e < s || e > m || d < 0 || d > m || e - s > m - d ||
+            new_ps[k] != d + (e - s)) {
             bad = 1;
             break;
         }
