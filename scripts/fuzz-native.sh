@@ -36,17 +36,19 @@ rt_missing() {
     || [ ! -f "$(clang -print-file-name=libclang_rt.fuzzer_no_main-x86_64.a)" ]
 }
 if rt_missing; then
-  if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+  sudo=()
+  [ "$(id -u)" != 0 ] && command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null && sudo=(sudo -n)
+  if { [ "$(id -u)" != 0 ] && [ ${#sudo[@]} = 0 ]; } || ! command -v apt-get >/dev/null 2>&1; then
     echo "fuzz-native: needs clang with its sanitizer runtimes (Debian: clang libclang-rt-dev)" >&2
     exit 2
   fi
   echo "fuzz-native: installing clang from Debian" >&2
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq >/dev/null
-  apt-get install -y -qq clang >/dev/null
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang >/dev/null
   if rt_missing; then
     major=$(clang -dumpversion | cut -d. -f1)
-    apt-get install -y -qq "libclang-rt-$major-dev" >/dev/null
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+      "libclang-rt-$major-dev" >/dev/null
   fi
   rt_missing && { echo "fuzz-native: no sanitizer runtimes for clang" >&2; exit 2; }
 fi
