@@ -47,3 +47,23 @@ def test_gather_start_near_int64_max_is_refused():
             print("refused:", e)
     """)
     assert out == "refused: inconsistent pointer arrays"
+
+
+def test_dwarf_units_each_with_its_own_abbreviation_table_take_linear_time():
+    # Found reviewing the walker for the fuzz harness: each unit's abbreviation table was
+    # looked up by a linear search over the tables met so far, so 11-byte units that each name
+    # a table of their own took quadratic time (300,000 units, 3.3 MB: ~30 s; a 40 MB section:
+    # hours). Every offset of an all-zero .debug_abbrev is a valid, empty table.
+    native("heapspurs.names._cdwarf")
+    out = run_isolated("""
+        import struct, time
+        from heapspurs.names import _cdwarf
+        units = 300_000
+        info = b"".join(struct.pack("<IHIB", 7, 4, k, 8) for k in range(units))
+        start = time.perf_counter()
+        rows = _cdwarf.walk(info, bytes(units), b"", b"", b"", b"", b"", -1, None)
+        print(round(time.perf_counter() - start, 2), [len(r) for r in rows])
+    """)
+    seconds, rows = out.split(" ", 1)
+    assert rows == "[0, 0, 0, 0, 0, 0, 0]"
+    assert float(seconds) < 5, out
