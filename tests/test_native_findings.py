@@ -67,3 +67,24 @@ def test_dwarf_units_each_with_its_own_abbreviation_table_take_linear_time():
     seconds, rows = out.split(" ", 1)
     assert rows == "[0, 0, 0, 0, 0, 0, 0]"
     assert float(seconds) < 5, out
+
+
+def test_reverse_fill_cursor_at_int64_max_is_refused():
+    # Fuzz finding (arrays, UBSan): a fill cursor rstart[v] of INT64_MAX was incremented before
+    # it was checked, a signed overflow (undefined; with -fwrapv it wrapped and the next check
+    # caught it, so no write went astray). Now the cursor is checked before it moves.
+    native("heapspurs.scan._cscan")
+    out = run_isolated("""
+        import numpy as np
+        from heapspurs.scan import _cscan
+        pstart = np.array([0, 2], np.int64)
+        pdst = np.zeros(2, np.int32)  # object 0 points at itself twice
+        rstart = np.array([2**63 - 1, 2], np.int64)
+        rsrc, rptr = np.zeros(2, np.int32), np.zeros(2, np.int64)
+        try:
+            _cscan.reverse(pstart, pdst, np.zeros(1, np.uint8), rstart, rsrc, rptr, 1, 2, 8, 1)
+            print("accepted")
+        except ValueError as e:
+            print("refused:", e)
+    """)
+    assert out == "refused: inconsistent edge arrays"

@@ -147,8 +147,9 @@ static void reverse_part(void *p, int k, int threads) {
             int32_t v = r->pdst[q];
             if (v < lo || v >= hi) continue;
             if (!r->rsrc) { r->rstart[v + 1]++; continue; }
-            int64_t at = r->rstart[v]++;  /* v's fill cursor (see below) */
+            int64_t at = r->rstart[v];  /* v's fill cursor (see below), checked before it moves */
             if (at < 0 || at >= r->total) { r->overflow = 1; continue; }
+            r->rstart[v] = at + 1;
             r->rsrc[at] = (int32_t)u;
             if (r->rptr_bytes == 4) ((int32_t *)r->rptr)[at] = (int32_t)q;
             else ((int64_t *)r->rptr)[at] = q;
