@@ -37,14 +37,32 @@ def stats(target: str, log: Path) -> tuple[str, int]:
     execs = re.findall(r"stat::number_of_executed_units: (\d+)", text)
     done = re.findall(r"Done (\d+) runs in (\d+) second", text)
     reports = REPORT.findall(text)
-    findings = len({m.group(0) for m in re.finditer(r"Test unit written to \S+", text)})
-    findings = max(findings, 1 if reports else 0)
+    written = set(re.findall(r"Test unit written to (\S+)", text))
+    slow = sorted(w for w in written if "/slow-unit-" in w)
+    findings = max(len(written) - len(slow), 1 if reports else 0)
     executions = int(execs[-1]) if execs else int(status[-1][0]) if status else 0
     cov, ft, corp = (status[-1][1:] if status else ("0", "0", "0"))
     seconds = done[-1][1] if done else "?"
     line = (f"target={target} seconds={seconds} executions={executions} edges={cov} "
             f"features={ft} corpus={corp} findings={findings}")
+    if slow:  # over 10 s once; not a finding by itself (the script runs each again)
+        line += f" slow_units={len(slow)}"
+    files = per_file(text)
+    if files:
+        line += "\n  covered edges per file (-print_coverage=1): " + ", ".join(
+            f"{name} {got}/{total}" for name, (got, total) in sorted(files.items()) if got)
     return line, findings
+
+
+def per_file(text: str) -> dict[str, tuple[int, int]]:
+    """Covered and instrumented edges per source file, from libFuzzer's -print_coverage=1."""
+    files: dict[str, tuple[int, int]] = {}
+    for got, total, path in re.findall(
+            r"^(?:UN)?COVERED_FUNC: hits: \d+ edges: (\d+)/(\d+) \S+ (\S+?):\d+", text, re.M):
+        name = path.rsplit("/", 1)[-1]
+        g, t = files.get(name, (0, 0))
+        files[name] = (g + int(got), t + int(total))
+    return files
 
 
 def main(argv: list[str]) -> int:
