@@ -50,9 +50,52 @@ static int64_t add_name(Ctx *c, const Val *v, int64_t *len) {
     return bytes_add(&c->names, v->p, v->len);
 }
 
+/* The abbreviation tables met so far, found by offset through an open-addressing hash: hostile
+   DWARF can give every unit a table of its own, and a search through them all per unit would
+   take quadratic time. */
+typedef struct {
+    Table *t;
+    size_t n, cap;
+    size_t *slot; /* index + 1 into t; 0: empty */
+    size_t nslots; /* a power of two, more than twice n */
+} Tables;
+
+static size_t table_slot(const Tables *ts, uint64_t off) {
+    size_t mask = ts->nslots - 1, h = (size_t)(off * 0x9E3779B97F4A7C15ull) & mask;
+    while (ts->slot[h] && ts->t[ts->slot[h] - 1].offset != off) h = (h + 1) & mask;
+    return h;
+}
+
+/* The table at ``off``, parsed on first use; NULL with c->msg set. */
+static const Table *table_at(Tables *ts, Ctx *c, uint64_t off) {
+    if (ts->nslots && ts->slot[table_slot(ts, off)])
+        return &ts->t[ts->slot[table_slot(ts, off)] - 1];
+    if (2 * (ts->n + 1) >= ts->nslots) {
+        size_t ns = ts->nslots ? 2 * ts->nslots : 64, *slot = calloc(ns, sizeof *slot);
+        if (!slot) goto nomem;
+        free(ts->slot);
+        ts->slot = slot;
+        ts->nslots = ns;
+        for (size_t k = 0; k < ts->n; k++) ts->slot[table_slot(ts, ts->t[k].offset)] = k + 1;
+    }
+    if (ts->n == ts->cap) {
+        size_t cap = ts->cap ? 2 * ts->cap : 16;
+        Table *t = realloc(ts->t, cap * sizeof *t);
+        if (!t) goto nomem;
+        ts->t = t;
+        ts->cap = cap;
+    }
+    Table *t = &ts->t[ts->n++]; /* freed with the others, also when it does not parse */
+    if (table_parse(t, c->abbrev.b, c->abbrev.n, off, c->msg, sizeof c->msg) < 0) return NULL;
+    ts->slot[table_slot(ts, off)] = ts->n;
+    return t;
+nomem:
+    snprintf(c->msg, sizeof c->msg, "out of memory");
+    return NULL;
+}
+
 int walk(Ctx *c) {
-    Table *tables = NULL;
-    size_t ntables = 0;
+    Tables tables = {0};
     Level *stack = malloc(MAX_DEPTH * sizeof *stack);
     int rc = -1;
     if (!stack) {
@@ -111,21 +154,8 @@ int walk(Ctx *c) {
                      off, as);
             goto out;
         }
-        const Table *t = NULL;
-        for (size_t k = 0; k < ntables; k++)
-            if (tables[k].offset == abbrev_off) t = &tables[k];
-        if (!t) {
-            Table *nt = realloc(tables, (ntables + 1) * sizeof *tables);
-            if (!nt) {
-                snprintf(c->msg, sizeof c->msg, "out of memory");
-                goto out;
-            }
-            tables = nt;
-            if (table_parse(&tables[ntables], c->abbrev.b, c->abbrev.n, abbrev_off, c->msg,
-                            sizeof c->msg) < 0)
-                goto out;
-            t = &tables[ntables++];
-        }
+        const Table *t = table_at(&tables, c, abbrev_off);
+        if (!t) goto out;
         int depth = 0;
         uint64_t addr_base = 0;
         int has_addr_base = 0;
@@ -311,8 +341,9 @@ cut:
 nomem:
     snprintf(c->msg, sizeof c->msg, "out of memory walking .debug_info");
 out:
-    for (size_t k = 0; k < ntables; k++) table_free(&tables[k]);
-    free(tables);
+    for (size_t k = 0; k < tables.n; k++) table_free(&tables.t[k]);
+    free(tables.t);
+    free(tables.slot);
     free(stack);
     return rc;
 }

@@ -147,8 +147,9 @@ static void reverse_part(void *p, int k, int threads) {
             int32_t v = r->pdst[q];
             if (v < lo || v >= hi) continue;
             if (!r->rsrc) { r->rstart[v + 1]++; continue; }
-            int64_t at = r->rstart[v]++;  /* v's fill cursor (see below) */
+            int64_t at = r->rstart[v];  /* v's fill cursor (see below), checked before it moves */
             if (at < 0 || at >= r->total) { r->overflow = 1; continue; }
+            r->rstart[v] = at + 1;
             r->rsrc[at] = (int32_t)u;
             if (r->rptr_bytes == 4) ((int32_t *)r->rptr)[at] = (int32_t)q;
             else ((int64_t *)r->rptr)[at] = q;
@@ -264,7 +265,9 @@ PyObject *py_gather(PyObject *self, PyObject *args) {
         int64_t j_end = order[k - 1];  /* old ids j..j_end go to new ids i..k-1 */
         if (j_end >= n) { bad = 1; break; }
         int64_t s = old_ps[j], e = old_ps[j_end + 1], d = new_ps[i];
-        if (s < 0 || e < s || e > m || d < 0 || d + (e - s) > m || new_ps[k] - d != e - s) {
+        /* No sum that can overflow: d and new_ps[k] come from the caller's arrays. */
+        if (s < 0 || e < s || e > m || d < 0 || d > m || e - s > m - d ||
+            new_ps[k] != d + (e - s)) {
             bad = 1;
             break;
         }
