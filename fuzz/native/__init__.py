@@ -11,7 +11,7 @@ One module per target group:
 
 - :mod:`fuzz.native.dump`: mutated heap dumps through the record scan (counting pass, filling
   pass in parts from its checkpoints, with and without address order), the --print formatter,
-  and the index-level functions (resolve, reverse, gather, bfs, phantoms, listing, dominators,
+  and the index-level functions (resolve, reverse, gather, phantoms, listing; bfs, dominators,
   root-group labels) on the arrays the scan produced.
 - :mod:`fuzz.native.arrays`: hostile index arrays (ids out of range, edge lists out of order,
   unsorted addresses, lengths that do not match) through the same index-level functions of

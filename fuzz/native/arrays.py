@@ -2,8 +2,8 @@
 
 The index that heapspurs builds is consistent, but it is read back from the cache folder and
 handed around as plain arrays: every native function that takes one must check what it
-indexes with. The first byte picks the function (_cscan: resolve, reverse, gather, bfs,
-phantoms, listing; _cgraph: dominators, labels); the rest becomes its arrays: ids slightly out
+indexes with. The first byte picks the function (_cscan: resolve, reverse, gather,
+phantoms, listing; _cgraph: bfs, dominators, labels); the rest becomes its arrays: ids slightly out
 of range, negative and huge values, edge lists out of order or past the end, unsorted
 addresses, sizes that wrap, now and then a length that does not match the count given.
 ValueError (the function refused the arrays) is the expected answer to nonsense.
@@ -115,7 +115,7 @@ def _bfs(g: Gen) -> None:
     indptr, tgt, src = g.starts(n, m), g.ids(m, n, np.int32), g.ids(ns, n, np.int64)
     blk = g.flags(n) if g.f.ConsumeBool() else None
     parent = np.empty(n, np.int64)
-    _cscan.bfs(indptr, tgt, src, blk, g.maybe_short(parent), n, m, ns)
+    _cgraph.bfs(indptr, tgt, src, blk, g.maybe_short(parent), n, m, ns)
 
 
 def _phantoms(g: Gen) -> None:

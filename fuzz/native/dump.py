@@ -9,8 +9,8 @@ spent on it). Each input goes through
 - ``_cscan.format``: --print's lines from the first record on, in both pointer sizes and byte
   orders, with a names table of the objects and a table of the memory-profile buckets;
 - when the scan succeeds, the index-level functions on the arrays it filled: ``resolve`` (the
-  plain search and the page table), ``phantoms``, ``reverse``, ``gather``, ``bfs``, ``listing``
-  in its three modes, and ``_cgraph.dominators`` and ``_cgraph.labels``.
+  plain search and the page table), ``phantoms``, ``reverse``, ``gather``, ``listing`` in its
+  three modes, and ``_cgraph.bfs``, ``_cgraph.dominators`` and ``_cgraph.labels``.
 
 Errors that heapspurs reports to the user (a malformed dump, inconsistent arrays) are expected;
 only a sanitizer report, a crash or a hang is a finding.
@@ -134,7 +134,7 @@ def _index(arrays: dict) -> None:
     _cscan.reverse(pstart, pdst, phantom, rstart, rsrc, rptr, n, m, 4, 2)
     roots = np.arange(0, n, 7, dtype=np.int64)
     parent = np.empty(n, np.int64)
-    _cscan.bfs(pstart, pdst, roots, phantom, parent, n, m, len(roots))
+    _cgraph.bfs(pstart, pdst, roots, phantom, parent, n, m, len(roots))
     idom, retained = np.empty(n, np.int32), np.empty(n, np.uint64)
     rooted = roots.astype(np.int32)
     _cgraph.dominators(pstart, pdst, rstart, rsrc, rooted, phantom, size, idom, retained, n, m,

@@ -93,6 +93,6 @@ def test_one_input(data: bytes) -> None:
     from heapspurs.names.dwarf_native import _go_types
 
     try:
-        _go_types(out, 8)
+        _go_types(out, 8, None)
     except (IndexError, ValueError) as e:  # rows that do not fit together: worth a look
         raise AssertionError(f"walker rows Python cannot take: {e}") from e

@@ -80,20 +80,30 @@ def code_reader(path: str) -> Callable[[int, int], bytes] | None:
     return read
 
 
-def align_of(types: list[GoType], t: int, ptr: int, depth: int = 0) -> int:
+def align_of(types: list[GoType], t: int, ptr: int,
+             seen: dict[int, int] | None = None) -> int:
     """Go's alignment of type ``t`` (gc, 64- or 32-bit): a base type's size up to the word,
-    a struct's largest field alignment, an array's element alignment."""
-    while t >= 0 and types[t].tag == "typedef" and depth < 64:
-        t, depth = types[t].target, depth + 1
-    if t < 0 or depth >= 64:
+    a struct's largest field alignment, an array's element alignment. Each type is worked out
+    once (``seen``), and a type that contains itself (only hostile DWARF does) counts as 1."""
+    seen = {} if seen is None else seen
+    hops = 0
+    while t >= 0 and types[t].tag == "typedef" and hops < 64:
+        t, hops = types[t].target, hops + 1
+    if t < 0 or hops >= 64:
         return 1
+    if t in seen:
+        return seen[t]
+    seen[t] = 1  # (while it is being worked out: a cycle ends here)
     ty = types[t]
     if ty.tag == "struct":
-        return max([align_of(types, ft, ptr, depth + 1) for _, _, ft in ty.fields] or [1])
-    if ty.tag == "array":
-        return align_of(types, ty.target, ptr, depth + 1)
-    size = ty.size or ptr
-    return min(1 << (size.bit_length() - 1) if size & (size - 1) else size, ptr)
+        a = max([align_of(types, ft, ptr, seen) for _, _, ft in ty.fields] or [1])
+    elif ty.tag == "array":
+        a = align_of(types, ty.target, ptr, seen)
+    else:
+        size = ty.size or ptr
+        a = min(1 << (size.bit_length() - 1) if size & (size - 1) else size, ptr)
+    seen[t] = a
+    return a
 
 
 def _size(types: list[GoType], t: int) -> int:
@@ -129,6 +139,7 @@ def add_closure_types(types: list[GoType], fns: Functions, ptr: int) -> dict[int
 
 
 SHAPED = "[go.shape."  # a generic function's shape instantiation, which takes a dictionary
+MAX_CLOSURE = 1 << 16  # bytes: captured variables past this are not laid out word by word
 
 
 def _with_dictionary(types: list[GoType], placed: list[tuple[str, int, int]],
@@ -138,9 +149,12 @@ def _with_dictionary(types: list[GoType], placed: list[tuple[str, int, int]],
     unsafe_pointer = next((i for i, t in enumerate(types) if t.name == "unsafe.Pointer"), -1)
     if unsafe_pointer < 0:
         return placed
-    covered = set()
+    covered: set[int] = set()
     for _, off, t in placed:
-        covered.update(range(off // ptr, -(-(off + max(_size(types, t), 1)) // ptr)))
+        end = off + max(_size(types, t), 1)
+        if not 0 <= off < end <= MAX_CLOSURE:
+            return placed  # (no closure is this big: DWARF that cannot be right)
+        covered.update(range(off // ptr, -(-end // ptr)))
     word = next(w for w in range(1, len(covered) + 2) if w not in covered)
     return sorted([*placed, (".dict", word * ptr, unsafe_pointer)], key=lambda f: f[1])
 
