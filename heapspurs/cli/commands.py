@@ -83,6 +83,11 @@ def keep_loaded() -> None:
         _kept = {}
 
 
+def kept_indexes() -> list[HeapIndex]:
+    """The indexes kept loaded (see keep_loaded)."""
+    return list(_kept.values()) if _kept is not None else []
+
+
 def load_index(path: str, opts: Options | None = None) -> HeapIndex:
     """The index with the names asked for attached; a progress bar on stderr when it is a
     terminal and the dump is big."""

@@ -41,3 +41,44 @@ class PagesBehind:
             if end > start:
                 mm.madvise(mmap.MADV_DONTNEED, start, end - start)
                 self._done[i] = end
+
+
+def mappings_in(obj: object, depth: int = 5, found: dict[int, mmap.mmap] | None = None
+                ) -> dict[int, mmap.mmap]:
+    """The read-only file mappings under the arrays that ``obj`` holds (its attributes, the
+    values of its dicts, lists and tuples, ``depth`` levels down), by identity."""
+    found = {} if found is None else found
+    if isinstance(obj, mmap.mmap):  # (the dump itself)
+        found[id(obj)] = obj
+        return found
+    if isinstance(obj, np.ndarray):
+        mm = getattr(obj, "_mmap", None)
+        if CAN_RELEASE and isinstance(mm, mmap.mmap) and not obj.flags.writeable:
+            found[id(mm)] = mm
+        return found
+    if depth <= 0 or isinstance(obj, (str, bytes, int, float, type(None))):
+        return found
+    if isinstance(obj, dict):
+        items = list(obj.values())
+    elif isinstance(obj, (list, tuple)):
+        items = list(obj) if len(obj) < 64 else []
+    else:
+        items = list(getattr(obj, "__dict__", {}).values())
+    for item in items:
+        mappings_in(item, depth - 1, found)
+    return found
+
+
+def release_all(*objs: object) -> None:
+    """Drop every resident page of the file mappings that ``objs`` hold (an index, the answers
+    kept for it): they come back from the page cache on the next touch. The explorer does this
+    between requests, so that it holds what an answer needs while it is answered, not every page
+    every answer ever touched."""
+    found: dict[int, mmap.mmap] = {}
+    for obj in objs:
+        mappings_in(obj, found=found)
+    for mm in found.values():
+        try:
+            mm.madvise(mmap.MADV_DONTNEED)
+        except (OSError, ValueError):
+            pass

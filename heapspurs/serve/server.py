@@ -22,7 +22,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from heapspurs.cli.commands import kept_indexes
 from heapspurs.index.memory import give_back
+from heapspurs.index.pages import release_all
 from heapspurs.serve import pages
 from heapspurs.serve.answers import ADDRESS, Answerer, ApiError
 from heapspurs.serve.tree import children_json
@@ -84,7 +86,10 @@ class Handler(BaseHTTPRequestHandler):
             print(f"heapspurs: explorer: {type(err).__name__}: {err}", file=sys.stderr)
             self.fail(500, f"internal error ({type(err).__name__})")
         finally:
-            give_back()  # an answer's temporaries: back to the system between requests
+            # Between requests: an answer's temporaries back to the system, and the pages of
+            # the index and the dump it touched (they stay in the page cache).
+            give_back()
+            release_all(*kept_indexes())
 
     def route(self) -> None:
         parts = urlsplit(self.path)
@@ -192,6 +197,7 @@ def warm(answerer: Answerer) -> None:
         except ApiError:
             pass
         give_back()
+        release_all(*kept_indexes())
 
 
 def serve(dump: str, listen: str, program: str | None, oid: str | None, base: str | None,
