@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from html import escape
 from typing import Any
-from urllib.parse import quote
 
 from heapspurs.render.objects_view import size_text
 
@@ -188,6 +187,3 @@ def diff_page(doc: Any) -> str:
 def error_page(status: int, message: str) -> str:
     return layout(f"{status}", f'<p class="error">{e(message)}</p>', False)
 
-
-def search_link(pattern: str) -> str:
-    return "/search?pattern=" + quote(pattern)
