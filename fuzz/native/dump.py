@@ -21,21 +21,9 @@ from __future__ import annotations
 import numpy as np
 
 HEADER = b"go1.7 heap dump\n"
-# Array order of _cscan.scan's output buffers (heapspurs.scan.native_scan._LAYOUT).
-LAYOUT = (
-    ("obj_addr", np.uint64, "obj"), ("obj_size", np.uint64, "obj"),
-    ("obj_off", np.int64, "obj"), ("obj_pstart", np.int64, "obj+1"),
-    ("ptr_off", np.uint64, "ptr"), ("ptr_val", np.uint64, "ptr"),
-    ("frame_sp", np.uint64, "frame"), ("frame_size", np.uint64, "frame"),
-    ("frame_off", np.int64, "frame"), ("frame_depth", np.int32, "frame"),
-    ("frame_child", np.uint64, "frame"), ("frame_entry", np.uint64, "frame"),
-    ("frame_pc", np.uint64, "frame"), ("frame_goroutine", np.int32, "frame"),
-    ("frame_name_off", np.int64, "frame"), ("frame_name_len", np.int64, "frame"),
-    ("frame_pstart", np.int64, "frame+1"),
-    ("fptr_off", np.uint64, "fptr"), ("fptr_val", np.uint64, "fptr"),
-    ("other_off", np.int64, "other"),
-    ("sample_addr", np.uint64, "sample"), ("sample_bucket", np.uint64, "sample"),
-)
+# Array order of _cscan.scan's output buffers: the one the scan's Python side declares.
+from heapspurs.scan.native_scan import _LAYOUT as LAYOUT  # noqa: E402
+
 MAX_INPUT = 1 << 20
 
 _cscan = _cgraph = None
