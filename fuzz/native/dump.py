@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import numpy as np
 
-HEADER = b"go1.7 heap dump\n"
 # Array order of _cscan.scan's output buffers: the one the scan's Python side declares.
-from heapspurs.scan.native_scan import _LAYOUT as LAYOUT  # noqa: E402
+from heapspurs.scan.native_scan import _LAYOUT as LAYOUT
+
+HEADER = b"go1.7 heap dump\n"
 
 MAX_INPUT = 1 << 20
 
