@@ -9,7 +9,8 @@ setup(
             "heapspurs.scan._cscan",
             ["heapspurs/scan/_cscan.c", "heapspurs/scan/cscan_records.c",
              "heapspurs/scan/cscan_edges.c", "heapspurs/scan/cscan_print.c",
-             "heapspurs/scan/cscan_listing.c", "heapspurs/scan/cscan_phantoms.c"],
+             "heapspurs/scan/cscan_listing.c", "heapspurs/scan/cscan_phantoms.c",
+             "heapspurs/scan/cscan_order.c"],
             depends=["heapspurs/scan/cscan.h", "heapspurs/scan/record_layouts.h"],
             extra_compile_args=["-O2", "-std=c99", "-Wall", "-Wno-unused-label"],
             optional=True,  # without a C compiler heapspurs falls back to the Python scan

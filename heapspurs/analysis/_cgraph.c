@@ -3,6 +3,8 @@
  *
  *   bfs(...)         breadth-first parents from a set of sources (anchors, reachability, paths
  *                    to roots), optionally not expanding blocked nodes.
+ *   bfs_local(...)   the same, in memory for the nodes it reaches only (a hash table, no array
+ *                    of n): one object's question touches the pages it walks, not the heap's.
  *   dominators(...)  Lengauer-Tarjan dominator tree from a virtual super-root whose successors
  *                    are the objects the roots point at, and each object's retained size (the
  *                    sizes of the objects it dominates, itself included).
@@ -16,6 +18,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define UNREACHED (-1)
@@ -329,7 +332,147 @@ fail:
     return NULL;
 }
 
+/* A hash table from node to its slot in the visit order (open addressing, linear probing). */
+typedef struct {
+    int64_t *keys;  /* -1: empty */
+    int64_t *slot;
+    size_t cap;     /* a power of two */
+} NodeTable;
+
+static size_t node_hash(int64_t v, size_t cap) {
+    uint64_t x = (uint64_t)v * 0x9E3779B97F4A7C15ull;
+    return (size_t)(x >> 17) & (cap - 1);
+}
+
+static int table_init(NodeTable *t, size_t cap) {
+    t->cap = cap;
+    t->keys = malloc(cap * sizeof(int64_t));
+    t->slot = malloc(cap * sizeof(int64_t));
+    if (!t->keys || !t->slot) return -1;
+    memset(t->keys, 0xff, cap * sizeof(int64_t));
+    return 0;
+}
+
+/* The slot of v, or -1; with insert >= 0, adds v with that slot when it is not there. */
+static int64_t table_find(NodeTable *t, int64_t v, int64_t insert) {
+    size_t h = node_hash(v, t->cap);
+    while (t->keys[h] != -1) {
+        if (t->keys[h] == v) return t->slot[h];
+        h = (h + 1) & (t->cap - 1);
+    }
+    if (insert >= 0) { t->keys[h] = v; t->slot[h] = insert; }
+    return -1;
+}
+
+static int table_grow(NodeTable *t) {
+    NodeTable bigger;
+    if (table_init(&bigger, t->cap * 2) < 0) {
+        free(bigger.keys); free(bigger.slot);
+        return -1;
+    }
+    for (size_t i = 0; i < t->cap; i++)
+        if (t->keys[i] != -1) table_find(&bigger, t->keys[i], t->slot[i]);
+    free(t->keys); free(t->slot);
+    *t = bigger;
+    return 0;
+}
+
+/*
+ * bfs_local(indptr, targets, sources, blocked_a, blocked_b, n, m, nsources, limit)
+ *   -> bytes of (node, parent) int64 pairs in visit order, or None past ``limit`` nodes
+ * The BFS of bfs() (parent -2 for sources), its state kept for the reached nodes only; a node
+ * flagged in either blocked array (bytes-likes of n flags, or None) is reached but not
+ * expanded. Past ``limit`` reached nodes it gives up (the caller walks densely instead).
+ */
+static PyObject *py_bfs_local(PyObject *self, PyObject *args) {
+    PyObject *o_ptr, *o_tgt, *o_src, *o_ba, *o_bb;
+    Py_ssize_t n, m, ns, limit;
+    if (!PyArg_ParseTuple(args, "OOOOOnnnn", &o_ptr, &o_tgt, &o_src, &o_ba, &o_bb, &n, &m, &ns,
+                          &limit))
+        return NULL;
+    Py_buffer b[5];
+    int got = 0;
+    if (get_buf(o_ptr, &b[got], 0, 8, n + 1, "indptr") < 0) goto fail;
+    got++;
+    if (get_buf(o_tgt, &b[got], 0, 4, m, "targets") < 0) goto fail;
+    got++;
+    if (get_buf(o_src, &b[got], 0, 8, ns, "sources") < 0) goto fail;
+    got++;
+    const uint8_t *blk[2] = {NULL, NULL};
+    PyObject *ob[2] = {o_ba, o_bb};
+    for (int k = 0; k < 2; k++) {
+        if (ob[k] == Py_None) continue;
+        if (get_buf(ob[k], &b[got], 0, 1, n, "blocked") < 0) goto fail;
+        blk[k] = b[got].buf;
+        got++;
+    }
+    const int64_t *indptr = b[0].buf;
+    const int32_t *tgt = b[1].buf;
+    const int64_t *src = b[2].buf;
+    size_t cap_pairs = 1024, count = 0;
+    int64_t *pairs = malloc(cap_pairs * 2 * sizeof(int64_t));
+    NodeTable t = {NULL, NULL, 0};
+    int bad = 0, nomem = pairs == NULL || table_init(&t, 4096) < 0, over = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; !nomem && !bad && i < ns; i++) {
+        int64_t s = src[i];
+        if (s < 0) continue;
+        if (s >= n) { bad = 1; break; }
+        if (table_find(&t, s, (int64_t)count) >= 0) continue;
+        if (count == cap_pairs) {
+            int64_t *more = realloc(pairs, cap_pairs * 4 * sizeof(int64_t));
+            if (!more) { nomem = 1; break; }
+            pairs = more;
+            cap_pairs *= 2;
+        }
+        pairs[2 * count] = s;
+        pairs[2 * count + 1] = SUPER_ROOT;
+        count++;
+        if (count * 2 > t.cap && table_grow(&t) < 0) nomem = 1;
+    }
+    for (size_t head = 0; !nomem && !bad && !over && head < count; head++) {
+        int64_t u = pairs[2 * head];
+        if ((blk[0] && blk[0][u]) || (blk[1] && blk[1][u])) continue;
+        int64_t s = indptr[u], e = indptr[u + 1];
+        if (s < 0 || e < s || e > m) { bad = 1; break; }
+        for (int64_t p = s; p < e; p++) {
+            int64_t v = tgt[p];
+            if (v < 0) continue;
+            if (v >= n) { bad = 1; break; }
+            if (table_find(&t, v, (int64_t)count) >= 0) continue;
+            if (count == cap_pairs) {
+                int64_t *more = realloc(pairs, cap_pairs * 4 * sizeof(int64_t));
+                if (!more) { nomem = 1; break; }
+                pairs = more;
+                cap_pairs *= 2;
+            }
+            pairs[2 * count] = v;
+            pairs[2 * count + 1] = u;
+            count++;
+            if (count * 2 > t.cap && table_grow(&t) < 0) { nomem = 1; break; }
+            if ((Py_ssize_t)count > limit) { over = 1; break; }
+        }
+    }
+    Py_END_ALLOW_THREADS
+    free(t.keys); free(t.slot);
+    for (int i = 0; i < got; i++) PyBuffer_Release(&b[i]);
+    PyObject *result = NULL;
+    if (nomem) PyErr_NoMemory();
+    else if (bad) PyErr_SetString(PyExc_ValueError, "inconsistent graph arrays");
+    else if (over) { Py_INCREF(Py_None); result = Py_None; }
+    else result = PyBytes_FromStringAndSize((const char *)pairs,
+                                            (Py_ssize_t)(count * 2 * sizeof(int64_t)));
+    free(pairs);
+    return result;
+fail:
+    for (int i = 0; i < got; i++) PyBuffer_Release(&b[i]);
+    return NULL;
+}
+
 static PyMethodDef methods[] = {
+    {"bfs_local", py_bfs_local, METH_VARARGS,
+     "bfs_local(indptr, targets, sources, blocked_a, blocked_b, n, m, nsources, limit) -> "
+     "(node, parent) int64 pairs as bytes, or None past limit nodes"},
     {"bfs", py_bfs, METH_VARARGS,
      "bfs(indptr, targets, sources, blocked, parent, n, m, nsources): BFS parents in place"},
     {"dominators", py_dominators, METH_VARARGS,

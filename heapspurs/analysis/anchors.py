@@ -13,7 +13,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from heapspurs.analysis.traverse import UNSEEN, bfs_parents, path_to_source
+from heapspurs.analysis.traverse import (
+    UNSEEN,
+    LocalParents,
+    bfs_parents,
+    local_bfs_parents,
+    path_to_source,
+)
 from heapspurs.index.heap_index import HeapIndex
 from heapspurs.scan.raw import (
     ROOT_DEFER,
@@ -80,13 +86,16 @@ def _describe(ix: HeapIndex, a: Anchor, root_kind: int) -> None:
 def find_anchors(ix: HeapIndex, obj: int, conservative: bool = False) -> AnchorReport:
     # Goroutine descriptors are not expanded: "runtime.allgs -> g -> g._defer -> ..." is really
     # "held by goroutine N", which its defer, panic and frame roots already say.
-    stop = ix.phantom | ix.is_goroutine
-    stop[obj] = bool(ix.phantom[obj])
-    parent = bfs_parents(ix.rstart, ix.rsrc, [obj], ix.count, blocked=stop)
-    reaches = parent != UNSEEN
+    if ix.is_goroutine[obj]:  # (expanded itself: the dense walk, where it can be excepted)
+        stop = ix.phantom | ix.is_goroutine
+        stop[obj] = bool(ix.phantom[obj])
+        parent = bfs_parents(ix.rstart, ix.rsrc, [obj], ix.count, blocked=stop)
+    else:
+        parent = local_bfs_parents(ix.rstart, ix.rsrc, [obj], ix.count,
+                                   (ix.phantom, ix.is_goroutine))
     roots = ix.roots
     through_g = ix.is_goroutine[roots.obj] & (roots.obj != obj)
-    rows = np.nonzero(reaches[roots.obj] & ~through_g)[0]
+    rows = np.nonzero((parent[roots.obj] != UNSEEN) & ~through_g)[0]
     best: dict[tuple[int, int, int], Anchor] = {}
     for r in rows:
         kind = int(roots.kind[r])
@@ -102,7 +111,7 @@ def find_anchors(ix: HeapIndex, obj: int, conservative: bool = False) -> AnchorR
                      key=lambda a: (len(a.path), a.kind, a.slot))
     report = AnchorReport(obj, list(anchors), phantom=bool(ix.phantom[obj]))
     if conservative or not anchors:
-        report.anchors.extend(conservative_anchors(ix, parent, reaches, best))
+        report.anchors.extend(conservative_anchors(ix, parent, best))
     if not anchors:
         report.reasons = no_anchor_reasons(ix, obj, report)
     return report
@@ -127,7 +136,7 @@ def goroutine_anchors(ix: HeapIndex, obj: int, parent: np.ndarray) -> list[Ancho
     return out
 
 
-def conservative_anchors(ix: HeapIndex, parent: np.ndarray, reaches: np.ndarray,
+def conservative_anchors(ix: HeapIndex, parent: LocalParents | np.ndarray,
                          precise: dict[tuple[int, int, int], Anchor]) -> list[Anchor]:
     """Every aligned word of every stack frame that points into an object reaching the target."""
     raw = ix.raw
@@ -141,7 +150,7 @@ def conservative_anchors(ix: HeapIndex, parent: np.ndarray, reaches: np.ndarray,
         if not len(words):
             continue
         objs = ix.resolve(words)
-        hit = np.nonzero((objs >= 0) & reaches[np.maximum(objs, 0)])[0]
+        hit = np.nonzero((objs >= 0) & (parent[np.maximum(objs, 0)] != UNSEEN))[0]
         for i in hit:
             slot = int(raw.frame_sp[f]) + int(i) * psize
             if (ROOT_FRAME, f, slot) in precise:

@@ -22,6 +22,7 @@ from heapspurs.format.errors import about
 from heapspurs.format.reader import DumpReader
 from heapspurs.format.records import MemProfBucket
 from heapspurs.index import load as index_load
+from heapspurs.index.budget import Budget
 from heapspurs.index.geometry import MALLOC_HEADER, unknown_release_note
 from heapspurs.index.heap_index import HeapIndex
 from heapspurs.names.alloc_sites import HOW_TO, allocation_sites, bucket_site_label
@@ -58,6 +59,7 @@ class Options:
     program: str | None = None  # --program BINARY
     oid: str | None = None  # --oid FILE
     strict: bool = False
+    budget: Budget | None = None  # --memory (None: the default budget)
     stacks: bool = False  # --stacks: count sampled objects by their whole allocation stack
     merged: dict[str, Any] | None = None  # several questions about one object: one document
     warned: set[str] = dataclasses.field(default_factory=set)  # warnings given in this run
@@ -104,11 +106,19 @@ def load_index(path: str, opts: Options | None = None) -> HeapIndex:
 def _load_index(path: str, opts: Options) -> HeapIndex:
     big = os.path.getsize(path) > PROGRESS_MIN_BYTES
     if not (big and sys.stderr.isatty()):
-        ix = index_load.load_index(path, opts.use_cache)
+        ix = index_load.load_index(path, opts.use_cache, budget=opts.budget)
     else:
         with click.progressbar(length=len(index_load.STAGES), label="Indexing the dump",
                                file=sys.stderr, show_eta=False) as bar:
-            ix = index_load.load_index(path, opts.use_cache, progress=lambda stage: bar.update(1))
+            def advance(stage: str) -> None:
+                if stage in index_load.STAGES:
+                    bar.update(1)
+                else:  # a pass of a build over the memory budget
+                    bar.label = f"Indexing the dump ({stage})"
+                    bar.render_progress()
+
+            ix = index_load.load_index(path, opts.use_cache, progress=advance,
+                                       budget=opts.budget)
     note = unknown_release_note(ix.params.version)
     if note and note not in opts.warned:
         opts.warned.add(note)

@@ -23,6 +23,7 @@ from heapspurs.cli.errors import (
     OutputClosed,
 )
 from heapspurs.format.errors import DumpFormatError
+from heapspurs.index.budget import Budget, parse_budget
 from heapspurs.render.files import UnsafeOutput
 from heapspurs.render.graph_file import GraphvizMissing
 
@@ -109,6 +110,10 @@ Exit status: 0 answered; 1 nothing found (e.g. no object at --address);
 @click.option("--strict", is_flag=True,
               help="Fail (exit 2) when --program does not match the dump, instead of warning.")
 @click.option("--no-cache", is_flag=True, help="Neither read nor write the on-disk index cache.")
+@click.option("--memory", "memory", metavar="SIZE",
+              help="Memory to spend building the index (e.g. 1500M, 4GiB; default: half of "
+                   "the physical memory, at most what is free): a dump over it is indexed in "
+                   "files on disk, in passes.")
 @click.option("--http", "http", metavar="[HOST]:PORT",
               help="Explore the heap in a browser: serve pages and a JSON API on HOST "
                    "(default 127.0.0.1) and PORT (:0 picks a free one) until Ctrl-C.")
@@ -131,8 +136,8 @@ def cli(ctx: click.Context, dump: str | None, print_records: bool, address: str 
         threshold: float, show_retained: bool, unreachable: bool, histogram: bool,
         goroutines: bool, base: str | None, pprof_out: str | None, program: str | None,
         stacks: bool, oid: str | None, find_pattern: str | None, strict: bool,
-        no_cache: bool, http: str | None, no_browser: bool, save: str | None, timeout: float,
-        cache_info: bool, cache_clear: bool) -> None:
+        no_cache: bool, memory: str | None, http: str | None, no_browser: bool,
+        save: str | None, timeout: float, cache_info: bool, cache_clear: bool) -> None:
     """Analyze a Go heap dump written by runtime/debug.WriteHeapDump.
 
     \b
@@ -176,7 +181,7 @@ def cli(ctx: click.Context, dump: str | None, print_records: bool, address: str 
         return
     options = Options(phantoms=phantoms, conservative=conservative, use_cache=not no_cache,
                       as_json=as_json, program=program, oid=oid, strict=strict,
-                      stacks=stacks)
+                      stacks=stacks, budget=memory_budget(memory))
     try:
         census = Census(top_count, suspects, threshold / 100.0, show_retained, unreachable,
                         histogram, goroutines, base, pprof_out)
@@ -184,6 +189,16 @@ def cli(ctx: click.Context, dump: str | None, print_records: bool, address: str 
                     find_pattern, census, options)
     except BrokenPipeError:
         raise OutputClosed from None  # click would turn EPIPE into exit status 1
+
+
+def memory_budget(text: str | None) -> Budget:
+    """--memory's budget, or the default one."""
+    if text is None:
+        return Budget.default()
+    try:
+        return Budget(parse_budget(text), explicit=True)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--memory") from None
 
 
 def resolve_dump(ctx: click.Context, dump: str, save: str | None, timeout: float,

@@ -39,6 +39,7 @@ from heapspurs.format.records import (
 from heapspurs.index import cache_space
 from heapspurs.index.atomic_file import write_atomic
 from heapspurs.index.heap_index import HeapIndex, RootEdges
+from heapspurs.index.workspace import Workspace
 from heapspurs.scan.raw import RawScan, SegmentInfo
 
 FORMAT = 3  # bump when what is cached changes
@@ -108,7 +109,31 @@ def _plain(obj: object) -> object:
     return dataclasses.asdict(obj) if dataclasses.is_dataclass(obj) else obj
 
 
-def save(ix: HeapIndex, path: str) -> None:
+def new_entry(path: str) -> Path | None:
+    """A fresh folder for the cache entry of ``path`` to be written in (renamed into place by
+    :func:`save`), or None when there is no usable cache."""
+    root = cache_root()
+    if root is None:
+        return None
+    try:
+        return Path(tempfile.mkdtemp(prefix=f".{dump_key(path)}.", dir=root))
+    except OSError as e:
+        _notice(f"could not write the index cache: {e.strerror or e}")
+        return None
+
+
+def _put(tmp: Path, name: str, a: np.ndarray, ws: Workspace | None) -> None:
+    """Write one array as ``tmp/name.npy``: a rename when it is already a file there."""
+    held = ws.file_of(a) if ws is not None else None
+    if held is not None and held.parent == tmp:
+        os.replace(held, tmp / f"{name}.npy")
+    else:
+        np.save(tmp / f"{name}.npy", a, allow_pickle=False)
+
+
+def save(ix: HeapIndex, path: str, ws: Workspace | None = None) -> None:
+    """Write the index of ``path`` into the cache: into a fresh folder, or the folder of the
+    workspace ``ws`` the build wrote its arrays in (those are adopted as they are)."""
     root = cache_root()
     if root is None:
         return
@@ -116,15 +141,19 @@ def save(ix: HeapIndex, path: str) -> None:
     final = root / key
     if final.exists():
         return
-    tmp = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=root))
+    adopt = ws is not None and ws.keep and ws.folder is not None and ws.folder.parent == root
+    tmp = ws.folder if adopt else Path(tempfile.mkdtemp(prefix=f".{key}.", dir=root))
     try:
         for name in INDEX_ARRAYS:
-            np.save(tmp / f"ix_{name}.npy", getattr(ix, name), allow_pickle=False)
+            _put(tmp, f"ix_{name}", getattr(ix, name), ws)
         for name in ROOT_ARRAYS:
-            np.save(tmp / f"root_{name}.npy", getattr(ix.roots, name), allow_pickle=False)
+            _put(tmp, f"root_{name}", getattr(ix.roots, name), ws)
         raw = ix.raw
         for name in RAW_ARRAYS:
-            np.save(tmp / f"raw_{name}.npy", getattr(raw, name), allow_pickle=False)
+            _put(tmp, f"raw_{name}", getattr(raw, name), ws)
+        for leftover in tmp.glob("*.npy"):  # a workspace's arrays that are not the index
+            if not leftover.name.startswith(("ix_", "root_", "raw_")):
+                leftover.unlink()
         segments = []
         for i, s in enumerate(raw.segments):
             np.save(tmp / f"seg{i}_off.npy", s.ptr_off, allow_pickle=False)

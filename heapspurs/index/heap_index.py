@@ -15,6 +15,7 @@ import numpy as np
 
 from heapspurs.index.geometry import MALLOC_HEADER, malloc_header_mask, phantom_mask
 from heapspurs.index.memo import Memo
+from heapspurs.index.workspace import Workspace
 from heapspurs.scan.address_order import in_address_order
 from heapspurs.scan.native_scan import _cscan
 from heapspurs.scan.raw import (
@@ -28,6 +29,8 @@ from heapspurs.scan.raw import (
     ROOT_QUEUED_FINALIZER,
     RawScan,
 )
+
+CHUNK = 1 << 22  # objects per chunk of the per-object passes done in numpy
 
 
 def threads() -> int:
@@ -59,20 +62,31 @@ def ptr_index_dtype(m: int) -> type:
 
 
 def reverse_edges(pstart: np.ndarray, pdst: np.ndarray, skip: np.ndarray,
-                  native: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                  native: bool = True, ws: Workspace | None = None
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(rstart, rsrc, rptr): for each object the (source, pointer index) of edges into it."""
     n = len(pstart) - 1
-    counts = np.diff(pstart)
     if native and _cscan is not None:
-        rstart = np.zeros(n + 1, np.int64)
+        ws = ws or Workspace()
+        rstart = ws.zeros("rstart", n + 1, np.int64)
         m = len(pdst)
         skip8 = np.ascontiguousarray(skip).view(np.uint8)
-        # Count (rstart becomes the starts), then fill arrays of the exact size.
+        # Count (rstart becomes the starts), then fill arrays of the exact size, in windows of
+        # targets whose random writes fit the budget.
         total = _cscan.reverse(pstart, pdst, skip8, rstart, None, None, n, m, 8, threads())
-        rsrc = np.empty(total, np.int32)
-        rptr = np.empty(total, ptr_index_dtype(m))
-        _cscan.reverse(pstart, pdst, skip8, rstart, rsrc, rptr, n, m, rptr.itemsize, threads())
+        rsrc = ws.empty("rsrc", total, np.int32)
+        rptr = ws.empty("rptr", total, ptr_index_dtype(m))
+        windows = ws.window_count(total * (4 + rptr.itemsize) + 8 * n)
+        # Windows of about equal edge counts, from the starts (before the fill moves them).
+        bounds = [0, *(min(n, int(np.searchsorted(rstart, total * w // windows)))
+                       for w in range(1, windows)), n]
+        for w in range(windows):
+            if windows > 1:
+                ws.note_pass(f"reverse {w + 1}/{windows}")
+            _cscan.reverse(pstart, pdst, skip8, rstart, rsrc, rptr, n, m, rptr.itemsize,
+                           threads(), bounds[w], max(bounds[w], bounds[w + 1]))
         return rstart, rsrc, rptr
+    counts = np.diff(pstart)
     src = np.repeat(np.arange(n, dtype=np.int32), counts)
     keep = (pdst >= 0) & ~skip[src] if n else np.zeros(0, bool)
     kept = np.nonzero(keep)[0]
@@ -86,6 +100,23 @@ def csr_from_keys(keys: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     order = np.argsort(keys, kind="stable")
     start = np.zeros(n + 1, np.int64)
     np.cumsum(np.bincount(keys, minlength=n), out=start[1:])
+    return start, order
+
+
+def sparse_csr(ws: Workspace, name: str, keys: np.ndarray, n: int
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`csr_from_keys` for few keys over many objects: the starts (``n + 1``, from
+    ``ws``) filled in chunks, with no temporary per object."""
+    order = np.argsort(keys, kind="stable")
+    ordered = keys[order].astype(np.int64)
+    start = ws.empty(name, n + 1, np.int64)
+    start[0] = 0
+    for lo in range(0, n, CHUNK):
+        hi = min(n, lo + CHUNK)
+        a, b = np.searchsorted(ordered, [lo, hi])
+        counts = np.bincount(ordered[a:b] - lo, minlength=hi - lo)
+        np.cumsum(counts, out=start[lo + 1 : hi + 1])
+        start[lo + 1 : hi + 1] += a
     return start, order
 
 
@@ -105,6 +136,7 @@ class HeapIndex:
 
     names: object | None = None  # set by heapspurs.names.attach (read with names.naming.names_of)
     cache_folder: object | None = None  # the on-disk cache folder this index lives in, if any
+    workspace: Workspace | None = None  # where a fresh build put its arrays (not from the cache)
 
     def __init__(self, raw: RawScan, path: str):
         self.raw = raw
@@ -171,8 +203,10 @@ class HeapIndex:
         return np.nonzero(self.raw.frame_goroutine == g)[0]
 
 
-def build_index(raw: RawScan, path: str) -> HeapIndex:
-    """Sort, resolve and link the arrays of one scan into a :class:`HeapIndex`."""
+def build_index(raw: RawScan, path: str, ws: Workspace | None = None) -> HeapIndex:
+    """Sort, resolve and link the arrays of one scan into a :class:`HeapIndex`, its big arrays
+    allocated by ``ws`` (in memory by default)."""
+    ws = ws or Workspace()
     ix = HeapIndex(raw, path)
     in_address_order(raw)
     empty = np.zeros(0, np.uint64)
@@ -184,17 +218,27 @@ def build_index(raw: RawScan, path: str) -> HeapIndex:
     raw.ptr_off = np.zeros(0, raw.ptr_off.dtype)
     raw.obj_pstart = np.zeros(1, np.int64)
     n = len(ix.addr)
-    has = ix.pstart[1:] > ix.pstart[:-1]
-    ix.pdst = ix.resolve(ix.pval)
-    past_header = np.zeros(n, bool)
-    past_header[has] = ix.poff[ix.pstart[:-1][has]] >= MALLOC_HEADER
+    if _cscan is not None and ws.mapped:
+        # (Nearly every value is found by a division in its page's run of equal slots, without
+        # reading the objects' addresses: one pass, whose random reads are few.)
+        ws.note_pass("resolve")
+        ix.pdst = ws.empty("pdst", len(ix.pval), np.int32)
+        _cscan.resolve(ix.addr, ix.size, ix.pval, ix.pdst, n, len(ix.pval), threads())
+    else:
+        ix.pdst = ix.resolve(ix.pval)
     version = raw.params.version
     ix.phantom = phantom_mask(ix.addr, ix.size, ix.pstart, version, raw.params.ptr_size)
-    ix.header = malloc_header_mask(ix.size, has, past_header, version)
-    del has, past_header
+    ix.header = np.zeros(n, bool)
+    for lo in range(0, n, CHUNK):  # (in chunks: their temporaries are per object)
+        hi = min(n, lo + CHUNK)
+        has = ix.pstart[lo + 1 : hi + 1] > ix.pstart[lo:hi]
+        past_header = np.zeros(hi - lo, bool)
+        past_header[has] = ix.poff[ix.pstart[lo:hi][has]] >= MALLOC_HEADER
+        ix.header[lo:hi] = malloc_header_mask(ix.size[lo:hi], has, past_header, version)
 
     # Reverse edges, leaving out phantoms' (garbage) pointer slots.
-    ix.rstart, ix.rsrc, ix.rptr = reverse_edges(ix.pstart, ix.pdst, ix.phantom)
+    ws.note_pass("reverse")
+    ix.rstart, ix.rsrc, ix.rptr = reverse_edges(ix.pstart, ix.pdst, ix.phantom, ws=ws)
 
     # Goroutine descriptors (runtime.g) are heap objects that point at their defer and panic
     # records; the analyses treat them as the goroutine itself, not as ordinary owners.
@@ -204,7 +248,7 @@ def build_index(raw: RawScan, path: str) -> HeapIndex:
     ix.is_goroutine[gobj[gobj >= 0]] = True
 
     ix.roots = _root_edges(ix, raw)
-    ix.root_start, ix.root_order = csr_from_keys(ix.roots.obj.astype(np.int64), n)
+    ix.root_start, ix.root_order = sparse_csr(ws, "root_start", ix.roots.obj, n)
     return ix
 
 

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 
 from heapspurs.format.errors import about
 from heapspurs.index import cache
+from heapspurs.index.budget import Budget
 from heapspurs.index.heap_index import HeapIndex, build_index
+from heapspurs.index.memory import give_back
+from heapspurs.index.pages import release_all
+from heapspurs.index.workspace import Workspace, watch_resident
 from heapspurs.scan.native_scan import AVAILABLE as NATIVE
 from heapspurs.scan.native_scan import scan_native
 from heapspurs.scan.python_scan import scan_python
@@ -16,11 +21,11 @@ from heapspurs.scan.raw import RawScan
 _warned = False
 
 
-def scan(path: str) -> RawScan:
+def scan(path: str, ws: Workspace | None = None) -> RawScan:
     """One pass over the dump: the native scan, or the (slow) Python one with a notice."""
     global _warned
     if NATIVE:
-        return scan_native(path)
+        return scan_native(path, ws)
     if not _warned:
         print("heapspurs: native scan not built (no C compiler at install time?); using the "
               "slower pure-Python scan", file=sys.stderr)
@@ -31,22 +36,52 @@ def scan(path: str) -> RawScan:
 STAGES = ("scan", "index", "save")
 
 
+def workspace_for(path: str, use_cache: bool, budget: Budget) -> Workspace:
+    """Where the build of this dump keeps its arrays: in memory when it fits the budget (or
+    without the native scan, which the file-backed build needs); else files of the cache entry
+    being written, or unlinked scratch files when there is no cache."""
+    if budget.fits(os.path.getsize(path)):
+        return Workspace()
+    if not NATIVE:
+        print("heapspurs: the native scan is not built: building the index in memory, over "
+              "--memory", file=sys.stderr)
+        return Workspace()
+    folder = cache.new_entry(path) if use_cache else None
+    if folder is not None:
+        return Workspace(folder, budget.limit, keep=True)
+    return Workspace.scratch(budget.limit)
+
+
 def load_index(path: str, use_cache: bool = True,
-               progress: Callable[[str], None] | None = None) -> HeapIndex:
+               progress: Callable[[str], None] | None = None,
+               budget: Budget | None = None) -> HeapIndex:
     """The index of the dump at ``path``: from the on-disk cache when it is there and sound,
-    else scanned, built and (with ``use_cache``) saved for next time. ``progress`` is called
-    with the name of each stage of ``STAGES`` as it ends."""
+    else scanned, built and (with ``use_cache``) saved for next time, within ``budget`` (by
+    default half of the memory). ``progress`` is called with the name of each stage of
+    ``STAGES`` as it ends."""
     step = progress or (lambda stage: None)
     if use_cache:
         cached = cache.load(path)
         if cached is not None:
+            if budget is not None and budget.explicit:  # the answers' pages within it too
+                watch_resident(cached, budget.limit, lambda ix: (release_all(ix), give_back()))
             return cached
-    with about(path):  # every error of the scan names this dump
-        raw = scan(path)
-        step("scan")
-        ix = build_index(raw, path)
-    step("index")
-    if use_cache:
-        cache.save(ix, path)
-    step("save")
+    ws = workspace_for(path, use_cache, budget or Budget.default())
+    ws.on_pass = step
+    ws.watch()
+    try:
+        with about(path):  # every error of the scan names this dump
+            raw = scan(path, ws)
+            step("scan")
+            ix = build_index(raw, path, ws)
+            step("index")
+            if use_cache:
+                cache.save(ix, path, ws)
+        step("save")
+    except BaseException:
+        ws.stop_watching()
+        raise
+    finally:
+        ws.close()
+    ix.workspace = ws
     return ix

@@ -40,10 +40,28 @@ def site_frame(bucket: MemProfBucket) -> ProfileFrame | None:
 @dataclass
 class Sites:
     buckets: list[MemProfBucket]
-    bucket_of: np.ndarray  # int32 per object: index into buckets, or -1 (not sampled)
+    sampled: np.ndarray  # int64: the sampled objects' ids, sorted
+    sampled_bucket: np.ndarray  # int32: each one's index into buckets
+    count: int  # objects in the index
     labels: list[str]  # per bucket: the site's label
     stack_labels: list[str]  # per bucket: the stack from the site outwards
     by_stack: bool = False  # count objects by their whole stack (--stacks), not their site
+    _dense: np.ndarray | None = None
+
+    @property
+    def bucket_of(self) -> np.ndarray:
+        """int32 per object: index into buckets, or -1 (not sampled); for whole-heap answers
+        (one object's question asks :meth:`bucket`)."""
+        if self._dense is None:
+            self._dense = np.full(self.count, -1, np.int32)
+            self._dense[self.sampled] = self.sampled_bucket
+        return self._dense
+
+    def bucket(self, obj: int) -> int:
+        """The object's bucket index, or -1."""
+        i = int(np.searchsorted(self.sampled, obj))
+        ok = 0 <= obj and i < len(self.sampled) and self.sampled[i] == obj
+        return int(self.sampled_bucket[i]) if ok else -1
 
     @property
     def group_labels(self) -> list[str]:
@@ -52,14 +70,14 @@ class Sites:
 
     @property
     def any(self) -> bool:
-        return bool((self.bucket_of >= 0).any())
+        return len(self.sampled) > 0
 
     def site(self, obj: int) -> str | None:
-        b = int(self.bucket_of[obj]) if obj >= 0 else -1
+        b = self.bucket(obj)
         return self.labels[b] if b >= 0 else None
 
     def stack(self, obj: int) -> list[ProfileFrame] | None:
-        b = int(self.bucket_of[obj]) if obj >= 0 else -1
+        b = self.bucket(obj)
         return list(self.buckets[b].frames) if b >= 0 else None
 
     def by_address(self) -> dict[int, str]:
@@ -89,7 +107,8 @@ def _sites(ix: HeapIndex) -> Sites:
     buckets = list(ix.raw.buckets)
     labels = [bucket_site_label(b) for b in buckets]
     stacks = [bucket_stack_label(b) for b in buckets]
-    bucket_of = np.full(ix.count, -1, np.int32)
+    sampled = np.zeros(0, np.int64)
+    sampled_bucket = np.zeros(0, np.int32)
     addr = np.asarray(ix.raw.sample_addr, np.uint64)
     if len(addr) and buckets:
         keys = np.array([b.address for b in buckets], np.uint64)
@@ -101,5 +120,10 @@ def _sites(ix: HeapIndex) -> Sites:
         # A sample names the object's start, or (Go 1.22-1.24, malloc headers) its data.
         obj = ix.resolve(addr)
         ok = known & (obj >= 0)
-        bucket_of[obj[ok]] = order[pos[ok]].astype(np.int32)
-    return Sites(buckets, bucket_of, labels, stacks)
+        objs, bks = obj[ok].astype(np.int64), order[pos[ok]].astype(np.int32)
+        by_obj = np.argsort(objs, kind="stable")
+        objs, bks = objs[by_obj], bks[by_obj]
+        last = np.ones(len(objs), bool)  # of two samples of one object, the later counts
+        last[:-1] = objs[1:] != objs[:-1]
+        sampled, sampled_bucket = objs[last], bks[last]
+    return Sites(buckets, sampled, sampled_bucket, ix.count, labels, stacks)

@@ -85,6 +85,9 @@ static PyMethodDef methods[] = {
      "gather(order, old_pstart, new_pstart, src_off, src_val, dst_off, dst_val, n, m)"},
     {"phantoms", py_phantoms, METH_VARARGS,
      "phantoms(addr, pstart, size, out, n, npages, heap_bits_reserve, green_tea_reserve)"},
+    {"rank_by_page", py_rank_by_page, METH_VARARGS,
+     "rank_by_page(addr, count, rank, pstart, n, lo_page, npages) -> whether each page's "
+     "objects were ascending (rank and pstart are then the address order)"},
     {"reverse", py_reverse, METH_VARARGS,
      "reverse(pstart, pdst, skip, rstart, rsrc, rptr, n, m[, rptr_bytes[, threads]]) -> number of "
      "reverse edges"},

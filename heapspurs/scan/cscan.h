@@ -9,6 +9,7 @@
  *   cscan_print.c       format(): --print's lines; the text buffer and names tables
  *   cscan_listing.c     listing(): --find and the JSON listings from the index arrays
  *   cscan_phantoms.c    phantoms(): reserved span tails
+ *   cscan_order.c       rank_by_page(): address order by a counting sort on pages
  *   record_layouts.h    the record tags and layouts, generated from heapspurs/format/records.py
  */
 #ifndef HEAPSPURS_CSCAN_H
@@ -155,5 +156,6 @@ PyObject *py_gather(PyObject *self, PyObject *args);
 PyObject *py_format(PyObject *self, PyObject *args);
 PyObject *py_listing(PyObject *self, PyObject *args);
 PyObject *py_phantoms(PyObject *self, PyObject *args);
+PyObject *py_rank_by_page(PyObject *self, PyObject *args);
 
 #endif

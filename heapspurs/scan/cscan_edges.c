@@ -123,7 +123,9 @@ PyObject *py_resolve(PyObject *self, PyObject *args) {
  * (phantoms) are left out. Called twice: with rsrc = rptr = None it counts (rstart becomes
  * the starts; returns the number of edges), then with arrays of that size it fills them from
  * those starts. Each thread takes a range of targets and reads every edge: the random writes
- * of one thread stay within its part of the arrays.
+ * of one thread stay within its part of the arrays. The fill may be split into windows of
+ * targets [lo, hi), called in order from 0 to n, so that the random writes of one call stay
+ * within a part of the arrays that fits a memory budget (heapspurs/index/workspace.py).
  */
 typedef struct {
     const int64_t *pstart;
@@ -133,6 +135,7 @@ typedef struct {
     int32_t *rsrc;
     void *rptr;
     int64_t n, total;
+    int64_t lo, hi;  /* the window of targets this call handles */
     int rptr_bytes;
     int overflow;
 } ReverseJob;
@@ -140,7 +143,8 @@ typedef struct {
 /* One thread's targets [lo, hi): count their edges (rsrc NULL) or fill them in. */
 static void reverse_part(void *p, int k, int threads) {
     ReverseJob *r = p;
-    int64_t lo = r->n * k / threads, hi = r->n * (k + 1) / threads;
+    int64_t span = r->hi - r->lo;
+    int64_t lo = r->lo + span * k / threads, hi = r->lo + span * (k + 1) / threads;
     for (int64_t u = 0; u < r->n; u++) {
         if (r->skip[u]) continue;
         for (int64_t q = r->pstart[u]; q < r->pstart[u + 1]; q++) {
@@ -159,10 +163,15 @@ static void reverse_part(void *p, int k, int threads) {
 
 PyObject *py_reverse(PyObject *self, PyObject *args) {
     PyObject *o_pstart, *o_pdst, *o_skip, *o_rstart, *o_rsrc, *o_rptr;
-    Py_ssize_t n, m;
+    Py_ssize_t n, m, lo = 0, hi = -1;
     int rptr_bytes = 8, threads = 1;
-    if (!PyArg_ParseTuple(args, "OOOOOOnn|ii", &o_pstart, &o_pdst, &o_skip, &o_rstart, &o_rsrc,
-                          &o_rptr, &n, &m, &rptr_bytes, &threads)) return NULL;
+    if (!PyArg_ParseTuple(args, "OOOOOOnn|iinn", &o_pstart, &o_pdst, &o_skip, &o_rstart, &o_rsrc,
+                          &o_rptr, &n, &m, &rptr_bytes, &threads, &lo, &hi)) return NULL;
+    if (hi < 0) hi = n;
+    if (lo < 0 || lo > hi || hi > n) {
+        PyErr_SetString(PyExc_ValueError, "bad window of targets");
+        return NULL;
+    }
     if (rptr_bytes != 4 && rptr_bytes != 8) {
         PyErr_SetString(PyExc_ValueError, "rptr_bytes must be 4 or 8");
         return NULL;
@@ -187,7 +196,8 @@ PyObject *py_reverse(PyObject *self, PyObject *args) {
         }
         got++;
     }
-    ReverseJob job = {b[0].buf, b[1].buf, b[2].buf, b[3].buf, NULL, NULL, n, 0, rptr_bytes, 0};
+    ReverseJob job = {b[0].buf, b[1].buf, b[2].buf, b[3].buf, NULL, NULL, n, 0, 0, n,
+                      rptr_bytes, 0};
     int bad = 0;
     if (n < (1 << 16)) threads = 1;
     Py_BEGIN_ALLOW_THREADS
@@ -205,15 +215,22 @@ PyObject *py_reverse(PyObject *self, PyObject *args) {
         job.total = job.rstart[n];
         job.rsrc = b[4].buf;
         job.rptr = b[5].buf;
-        if (job.total > b[4].len / 4 || job.total > b[5].len / rptr_bytes || job.rstart[0] != 0)
+        job.lo = lo;
+        job.hi = hi;
+        if (job.total > b[4].len / 4 || job.total > b[5].len / rptr_bytes
+            || (lo == 0 && job.rstart[0] != 0))
             bad = 2;
         else {
             /* rstart[v] serves as v's fill cursor: afterwards it holds v's end, the start of
-               v+1, so one shift puts the starts back (no second array of n counters). */
-            run_parallel(reverse_part, &job, threads);
-            memmove(job.rstart + 1, job.rstart, sizeof(int64_t) * (size_t)n);
-            job.rstart[0] = 0;
-            if (job.overflow || job.rstart[n] != job.total) bad = 2;
+               v+1, so one shift after the last window puts the starts back (no second array
+               of n counters). */
+            run_parallel(reverse_part, &job, hi - lo < (1 << 16) ? 1 : threads);
+            if (hi == n) {
+                memmove(job.rstart + 1, job.rstart, sizeof(int64_t) * (size_t)n);
+                job.rstart[0] = 0;
+                if (job.rstart[n] != job.total) bad = 2;
+            }
+            if (job.overflow) bad = 2;
         }
     }
     Py_END_ALLOW_THREADS

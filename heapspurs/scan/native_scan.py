@@ -18,9 +18,8 @@ import numpy as np
 
 from heapspurs.format.errors import DumpFormatError
 from heapspurs.format.reader import HEADER, DumpReader
-from heapspurs.format.records import (
-    TAG_NAMES,
-)
+from heapspurs.format.records import TAG_NAMES
+from heapspurs.index.workspace import Workspace
 from heapspurs.scan.raw import RawScan, SmallTables, offset_dtype
 
 try:
@@ -93,20 +92,52 @@ def _fill_in_parts(buf, size: int, fill: tuple, release: bool, checkpoints: list
                                   record=start[7] + 1)
 
 
-def scan_native(path: str | os.PathLike[str]) -> RawScan:
-    """Read every record of the dump at ``path`` into flat arrays, in native code."""
+def address_ranks(ws: Workspace, addr: np.ndarray, count: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """(rank, pstart): each object's position in address order (ties in file order) and the
+    CSR starts of its pointer slots there, for the objects' addresses and pointer counts in
+    file order. A counting sort on pages where the dump allows it (see cscan_order.c), else a
+    sort."""
+    n = len(addr)
+    rank = ws.empty("rank", n, np.int64)
+    pstart = ws.empty("obj_pstart", n + 1, np.int64)
+    if n:
+        lo, hi = int(addr.min()) >> 13, int(addr.max()) >> 13
+        npages = hi - lo + 1
+        # The page table: 16 bytes a page, at most twice the objects' own 12 bytes.
+        if npages <= 2 * n + 1024 and _cscan.rank_by_page(addr, count, rank, pstart, n, lo,
+                                                          npages):
+            return rank, pstart
+    order = np.argsort(addr, kind="stable")
+    pstart[0] = 0
+    np.cumsum(count[order], out=pstart[1:])
+    rank[order] = np.arange(n, dtype=np.int64)
+    return rank, pstart
+
+
+def index_bytes(n_obj: int, n_ptr: int) -> int:
+    """What the index of this many objects and pointer slots takes on disk (an upper bound:
+    the arrays of heapspurs.index.heap_index and the scan's ranks)."""
+    return n_obj * 72 + n_ptr * 28 + (16 << 20)
+
+
+def scan_native(path: str | os.PathLike[str], ws: Workspace | None = None) -> RawScan:
+    """Read every record of the dump at ``path`` into flat arrays, in native code; the big
+    ones allocated by ``ws`` (in memory by default)."""
     if _cscan is None:
         raise RuntimeError("the native scan (_cscan) is not built")
+    ws = ws or Workspace()
     with DumpReader(path) as reader:
         buf, size = reader.buf, reader.size
         release = isinstance(buf, mmap.mmap)
         # The counting pass also keeps each object's address and pointer count (room for one
         # object per 16 bytes of file, far more than a real dump holds; the memory is only
-        # reserved, and touched as far as it is used), so the filling pass can write objects
-        # and their pointer slots straight into address order.
+        # reserved, or the file sparse, and touched as far as it is used), so the filling pass
+        # can write objects and their pointer slots straight into address order.
         room = size // 16 + 16
         try:
-            seen: tuple | None = (np.empty(room, np.uint64), np.empty(room, np.uint32))
+            seen: tuple | None = (ws.empty("seen_addr", room, np.uint64),
+                                  ws.empty("seen_count", room, np.uint32))
         except MemoryError:  # the system would not reserve it: sort afterwards instead
             seen = None
         first = _cscan.scan(buf, len(HEADER), None, release, seen)
@@ -114,30 +145,30 @@ def scan_native(path: str | os.PathLike[str]) -> RawScan:
             raise _fail(buf, first, size)
         (n_obj, n_ptr, n_frame, n_fptr, n_other, n_sample, n_records, _, max_size, kept,
          checkpoints) = first
+        ws.check_disk(index_bytes(n_obj, n_ptr))
         off_type = offset_dtype(max_size)
         lengths = {"obj": n_obj, "obj+1": n_obj + 1, "ptr": n_ptr, "frame": n_frame,
                    "frame+1": n_frame + 1, "fptr": n_fptr, "other": n_other,
                    "sample": n_sample}
-        order = None
+        ranked = None
         if kept and seen is not None:
-            order = np.argsort(seen[0][:n_obj], kind="stable")
-            pstart = np.zeros(n_obj + 1, np.int64)
-            np.cumsum(seen[1][:n_obj][order], out=pstart[1:])
+            ranked = address_ranks(ws, seen[0][:n_obj], seen[1][:n_obj])
         del seen
-        arrays = {name: (np.empty if order is not None and key in ("obj", "ptr") else np.zeros)(
-                  lengths[key], off_type if name == "ptr_off" else dtype)
-                  for name, dtype, key in _LAYOUT}
-        extra: tuple = ()
-        if order is not None:
-            arrays["obj_pstart"] = pstart
-            rank = np.empty(n_obj, np.int64)
-            rank[order] = np.arange(n_obj, dtype=np.int64)
-            extra = (rank, pstart)
-            del order
+        ws.forget("seen_addr")
+        ws.forget("seen_count")
+        arrays = {}
+        for name, dtype, key in _LAYOUT:
+            if name == "obj_pstart" and ranked is not None:
+                arrays[name] = ranked[1]
+            else:
+                make = ws.empty if ranked is not None and key in ("obj", "ptr") else ws.zeros
+                arrays[name] = make(name, lengths[key], off_type if name == "ptr_off" else dtype)
         fill = ((n_obj, n_ptr, n_frame, n_fptr, n_other, n_sample, off_type == np.uint32),
-                tuple(arrays[name] for name, _, _ in _LAYOUT) + extra)
+                tuple(arrays[name] for name, _, _ in _LAYOUT) + (ranked or ()))
+        ws.note_pass("fill")
         _fill_in_parts(buf, size, fill, release, checkpoints, first[:6], n_records)
-        del fill, extra
+        del fill, ranked
+        ws.forget("rank")
 
         small = SmallTables()
         for off in arrays["other_off"].tolist():

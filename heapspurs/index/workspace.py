@@ -1,0 +1,185 @@
+"""Where the index build keeps its big arrays: in memory when the build fits the memory budget,
+else in files mapped into memory and kept within the budget.
+
+A file-backed array is a shared mapping of a ``.npy`` file: its pages are the kernel's page
+cache, written back to disk as needed. What a process holds resident of such a mapping can be
+dropped at any time (``MADV_DONTNEED``) without losing a byte: the next touch maps the page
+again from the page cache (or the disk, when memory is short). So a build over budget allocates
+its big arrays here and starts :meth:`Workspace.watch`, a thread that drops the mapped pages
+whenever the resident set nears the budget; the passes whose random accesses would touch
+more than the budget at once are split into windows that each fit (see ``window_count``).
+
+The files are the cache's own (``ix_addr.npy`` ... in the cache entry being written, adopted by
+:func:`heapspurs.index.cache.save` by a rename), or, without a cache, scratch files in the
+system's temporary folder that are unlinked as soon as they are mapped: nothing is left behind.
+"""
+
+from __future__ import annotations
+
+import mmap
+import shutil
+import tempfile
+import threading
+import weakref
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from heapspurs.index.budget import resident_bytes
+from heapspurs.index.memory import give_back
+
+SMALL = 8 << 20  # arrays below this (or 1/16 of the budget) stay in memory
+POLL_S = 0.005  # how often the watchdog looks at the resident set
+MARGIN = 0.15  # the watchdog drops pages at (1 - MARGIN) of the budget
+
+
+class NotEnoughDisk(ValueError):
+    """The disk cannot hold the index of a build over the memory budget (exit status 2)."""
+
+
+def _mib(n: float) -> str:
+    return f"{n / (1 << 20):,.0f} MiB"
+
+
+class Workspace:
+    """Allocates the build's arrays: anonymous memory when ``folder`` is None, else ``.npy``
+    files in ``folder`` (``keep``: they stay, for the cache to adopt; else unlinked at once)."""
+
+    def __init__(self, folder: Path | None = None, budget: int = 0, keep: bool = False):
+        self.folder = folder
+        self.budget = budget
+        self.keep = keep
+        self._maps: dict[str, mmap.mmap] = {}
+        self._files: dict[int, Path] = {}  # id(array) -> its file, for the cache to adopt
+        self.trims = 0
+        self.passes: list[str] = []  # the passes of the build, in order (for the progress bar)
+        self.on_pass: Callable[[str], None] | None = None
+        self._watcher: threading.Thread | None = None
+        self._stop = threading.Event()
+
+    @classmethod
+    def scratch(cls, budget: int) -> Workspace:
+        """File-backed, in a fresh folder of the system's temporary folder, unlinked files."""
+        return cls(Path(tempfile.mkdtemp(prefix="heapspurs-build-")), budget, keep=False)
+
+    @property
+    def mapped(self) -> bool:
+        return self.folder is not None
+
+    # ---- arrays ----
+    def empty(self, name: str, n: int, dtype: type | np.dtype) -> np.ndarray:
+        """An array of ``n`` items whose contents the caller writes in full."""
+        return self._array(name, n, dtype, zero=False)
+
+    def zeros(self, name: str, n: int, dtype: type | np.dtype) -> np.ndarray:
+        return self._array(name, n, dtype, zero=True)
+
+    def _array(self, name: str, n: int, dtype: type | np.dtype, zero: bool) -> np.ndarray:
+        dtype = np.dtype(dtype)
+        if self.folder is None or n * dtype.itemsize < min(SMALL, self.budget // 16):
+            return np.zeros(n, dtype) if zero else np.empty(n, dtype)
+        path = self.folder / f"{name}.npy"
+        # A new file of the full length is sparse: pages are zero until written.
+        a = np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=(n,))
+        self._maps[name] = a._mmap
+        if self.keep:
+            self._files[id(a)] = path
+        else:
+            path.unlink()  # the mapping keeps the data until it is unmapped
+        return a
+
+    def file_of(self, a: np.ndarray) -> Path | None:
+        """The ``.npy`` file holding all of ``a`` (an array this workspace made), or None."""
+        return self._files.get(id(a))
+
+    def forget(self, name: str) -> None:
+        """Drop a finished array's pages and file (its memory goes when its last view does)."""
+        mm = self._maps.pop(name, None)
+        if mm is not None:
+            _drop(mm)
+        if self.folder is not None and self.keep:
+            (self.folder / f"{name}.npy").unlink(missing_ok=True)
+
+    # ---- the budget ----
+    def trim(self) -> None:
+        """Drop every resident page of the mapped arrays (they stay in the page cache)."""
+        for mm in list(self._maps.values()):
+            _drop(mm)
+        give_back()
+        self.trims += 1
+
+    def watch(self) -> None:
+        """From now on, keep the resident set under the budget: a thread drops the mapped
+        pages whenever it nears it (nothing in memory). It runs for as long as the arrays
+        live: the questions asked of the index touch their pages too."""
+        if self.folder is None or self.budget <= 0 or self._watcher is not None:
+            return
+        self._watcher = watch_resident(self, self.budget, Workspace.trim, self._stop)
+
+    def stop_watching(self) -> None:
+        if self._watcher is not None:
+            self._stop.set()
+            self._watcher.join()
+            self._watcher = None
+
+    def window_count(self, random_bytes: int) -> int:
+        """Into how many windows to split a pass whose random accesses span ``random_bytes``,
+        so that one window's share fits in half of the budget (1 in memory)."""
+        if self.folder is None or self.budget <= 0:
+            return 1
+        return max(1, -(-random_bytes // max(1, self.budget // 2)))
+
+    def note_pass(self, what: str) -> None:
+        self.passes.append(what)
+        if self.on_pass is not None and self.mapped:
+            self.on_pass(what)
+
+    def check_disk(self, need: int) -> None:
+        """Fail with one line when the folder's disk has less than ``need`` bytes free."""
+        if self.folder is None:
+            return
+        free = shutil.disk_usage(self.folder).free
+        if free < need:
+            where = "the index cache" if self.keep else "the temporary folder"
+            raise NotEnoughDisk(
+                f"not enough disk space in {where} {self.folder.parent} for this dump's index "
+                f"over the memory budget: it needs {_mib(need)}, {_mib(free)} are free (free "
+                f"some, point {'XDG_CACHE_HOME' if self.keep else 'TMPDIR'} at a bigger disk, "
+                f"or raise --memory)")
+
+    def close(self) -> None:
+        """Remove the folder, unless the cache has taken it over (renamed it into place): the
+        arrays of a scratch folder, or of a cache entry that was not saved, live on while
+        they are mapped."""
+        if self.folder is not None and self.folder.is_dir():
+            shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def watch_resident(owner: object, budget: int, trim: Callable[[Any], None],
+                   stop: threading.Event | None = None) -> threading.Thread:
+    """A thread calling ``trim(owner)`` whenever this process's resident set nears ``budget``,
+    until ``stop`` is set or ``owner`` is gone (it holds it weakly)."""
+    limit = int(budget * (1 - MARGIN))
+    ref, stop = weakref.ref(owner), stop or threading.Event()
+
+    def watch() -> None:
+        while not stop.wait(POLL_S):
+            held = ref()
+            if held is None:
+                return
+            if resident_bytes() > limit:
+                trim(held)
+            del held
+
+    thread = threading.Thread(target=watch, name="heapspurs-budget", daemon=True)
+    thread.start()
+    return thread
+
+
+def _drop(mm: mmap.mmap) -> None:
+    try:
+        mm.madvise(mmap.MADV_DONTNEED)
+    except (OSError, ValueError, AttributeError):
+        pass  # closed, or no madvise here
