@@ -79,7 +79,8 @@ func main() {
 	debug.WriteHeapDump(f.Fd())
 	f.Close()
 	js, _ := json.Marshal(map[string]interface{}{"n": n, "version": runtime.Version(),
-		"first_record": fmt.Sprintf("%p", records[0])})
+		"first_record": fmt.Sprintf("%p", records[0]),
+		"last_record":  fmt.Sprintf("%p", records[n-1])})
 	fmt.Println(string(js))
 	os.Exit(0)
 }
