@@ -53,7 +53,8 @@ def test_tiny_budget_builds_the_same_index(big_run, cache_home):
 def test_answers_identical_with_a_tiny_cap(leaks_run, tmp_path, monkeypatch):
     fact = leaks_run.facts["map_chain"]
     questions = [("--address", fact["addr"], "--anchors", "--owners", "2", "--hexdump"),
-                 ("--top", "10"), ("--histogram",), ("--goroutines",), ("--suspects",)]
+                 ("--top", "10"), ("--histogram",), ("--goroutines",), ("--suspects",),
+                 ("--unreachable",), ()]  # (): the summary
     for q in questions:
         monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "plain"))
         plain = run(leaks_run.dump, *q, "--json")
@@ -76,6 +77,24 @@ def test_big_heap_under_a_tiny_cap(big_run, tmp_path, monkeypatch):
     assert plain.json()["anchors"], "the program's first record is held by a global"
     top = [run(big_run.dump, "--top", "5", "--json", *m).out for m in ([], ["--memory", "2M"])]
     assert top[0] == top[1]
+
+
+def test_whole_heap_arrays_go_to_scratch_files_under_a_tiny_cap(big_run, tmp_path,
+                                                                 monkeypatch):
+    """The dominator tree's working arrays, the labels and the BFS over the roots live in
+    scratch files kept within the budget, and give what the in-memory run gives."""
+    from heapspurs.analysis.dominators import dominator_tree
+    from heapspurs.analysis.retention import top_retainers
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    plain = load_index(str(big_run.dump), use_cache=False)
+    capped = load_index(str(big_run.dump), use_cache=False, budget=TINY)
+    a, b = dominator_tree(plain), dominator_tree(capped)
+    assert np.array_equal(a.idom, b.idom) and np.array_equal(a.retained, b.retained)
+    assert not plain.scratch and capped.scratch and all(ws.mapped for ws in capped.scratch)
+    rows = [[(r.obj, r.retained, r.path) for r in top_retainers(ix, 10)]
+            for ix in (plain, capped)]
+    assert rows[0] == rows[1] and rows[0]
 
 
 def test_rank_by_page_matches_a_stable_sort_and_falls_back():

@@ -61,17 +61,19 @@ static int32_t eval(Forest *f, int32_t v) {
 
 /*
  * dominators(indptr, targets, rstart, rsrc, rooted, blocked, sizes, idom, retained, n, m, mr,
- *            nrooted) -> (reached objects, reached bytes)
+ *            nrooted[, work]) -> (reached objects, reached bytes)
+ * work: a writable buffer of 53 bytes per node plus 53 for the super-root, for the working
+ * arrays (else they are allocated here).
  * rooted: int32[nrooted] objects the super-root points at; rstart/rsrc: the reverse CSR of the
  * same edges (rsrc[rstart[v]:rstart[v+1]] point at v; edges from blocked nodes left out);
  * blocked: uint8[n] or None. Fills idom[n] (int32: the immediate dominator, SUPER_ROOT, or
  * UNREACHED) and retained[n] (uint64: 0 for unreached objects).
  */
 static PyObject *py_dominators(PyObject *self, PyObject *args) {
-    PyObject *o[9];
+    PyObject *o[9], *o_work = Py_None;
     Py_ssize_t n, m, mr, nrooted;
-    if (!PyArg_ParseTuple(args, "OOOOOOOOOnnnn", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &o[6],
-                          &o[7], &o[8], &n, &m, &mr, &nrooted))
+    if (!PyArg_ParseTuple(args, "OOOOOOOOOnnnn|O", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5],
+                          &o[6], &o[7], &o[8], &n, &m, &mr, &nrooted, &o_work))
         return NULL;
     if (n < 0 || n >= INT32_MAX - 1 || m < 0 || mr < 0 || nrooted < 0) {
         PyErr_SetString(PyExc_ValueError, "bad sizes");
@@ -96,16 +98,28 @@ static PyObject *py_dominators(PyObject *self, PyObject *args) {
     uint64_t *retained = b[8].buf;
 
     int32_t N = (int32_t)n + 1, R = (int32_t)n; /* node n is the super-root */
-    int32_t *dfn = PyMem_RawMalloc(sizeof(int32_t) * N), *vertex = PyMem_RawMalloc(sizeof(int32_t) * N),
-            *parent = PyMem_RawMalloc(sizeof(int32_t) * N), *semi = PyMem_RawMalloc(sizeof(int32_t) * N),
-            *anc = PyMem_RawMalloc(sizeof(int32_t) * N), *label = PyMem_RawMalloc(sizeof(int32_t) * N),
-            *idom = PyMem_RawMalloc(sizeof(int32_t) * N), *bhead = PyMem_RawMalloc(sizeof(int32_t) * N),
-            *bnext = PyMem_RawMalloc(sizeof(int32_t) * N), *cstack = PyMem_RawMalloc(sizeof(int32_t) * N);
-    int32_t *snode = PyMem_RawMalloc(sizeof(int32_t) * N);
-    int64_t *spos = PyMem_RawMalloc(sizeof(int64_t) * N);
-    uint8_t *is_rooted = PyMem_RawCalloc((size_t)N, 1);
-    int bad = 0, nomem = !(dfn && vertex && parent && semi && anc && label && idom && bhead &&
-                           bnext && cstack && snode && spos && is_rooted);
+    /* The working arrays: 11 of int32, one of int64, one of flags per node, from the caller's
+       ``work`` buffer (e.g. a file mapping kept within a memory budget) or allocated here. */
+    size_t per_node = 11 * sizeof(int32_t) + sizeof(int64_t) + 1;
+    Py_buffer bw;
+    int has_work = o_work != Py_None;
+    char *block = NULL;
+    if (has_work) {
+        if (get_buf(o_work, &bw, 1, 1, (Py_ssize_t)(per_node * (size_t)N), "work") < 0)
+            goto fail;
+        block = bw.buf;
+    } else {
+        block = PyMem_RawMalloc(per_node * (size_t)N);
+    }
+    int64_t *spos = (int64_t *)block;
+    int32_t *arr = (int32_t *)(block + sizeof(int64_t) * (size_t)N);
+    int32_t *dfn = arr, *vertex = arr + (size_t)N, *parent = arr + 2 * (size_t)N,
+            *semi = arr + 3 * (size_t)N, *anc = arr + 4 * (size_t)N, *label = arr + 5 * (size_t)N,
+            *idom = arr + 6 * (size_t)N, *bhead = arr + 7 * (size_t)N, *bnext = arr + 8 * (size_t)N,
+            *cstack = arr + 9 * (size_t)N, *snode = arr + 10 * (size_t)N;
+    uint8_t *is_rooted = (uint8_t *)(arr + 11 * (size_t)N);
+    int bad = 0, nomem = block == NULL;
+    if (!nomem) memset(is_rooted, 0, (size_t)N);
     int32_t count = 0;
     uint64_t total = 0;
     if (!nomem) {
@@ -189,10 +203,8 @@ static PyObject *py_dominators(PyObject *self, PyObject *args) {
         }
         Py_END_ALLOW_THREADS
     }
-    PyMem_RawFree(dfn); PyMem_RawFree(vertex); PyMem_RawFree(parent); PyMem_RawFree(semi);
-    PyMem_RawFree(anc); PyMem_RawFree(label); PyMem_RawFree(idom); PyMem_RawFree(bhead);
-    PyMem_RawFree(bnext); PyMem_RawFree(cstack); PyMem_RawFree(snode); PyMem_RawFree(spos);
-    PyMem_RawFree(is_rooted);
+    if (has_work) PyBuffer_Release(&bw);
+    else PyMem_RawFree(block);
     for (int i = 0; i < got; i++) if (b[i].obj) PyBuffer_Release(&b[i]);
     if (nomem) return PyErr_NoMemory();
     if (bad) { PyErr_SetString(PyExc_ValueError, "inconsistent graph arrays"); return NULL; }
@@ -204,14 +216,16 @@ fail:
 }
 
 /*
- * labels(indptr, targets, blocked, seed_obj, seed_group, out, n, m, k): out[v] = the group of
+ * labels(indptr, targets, blocked, seed_obj, seed_group, out, n, m, k[, queue]): out[v] = the group of
  * the seeds that reach v if exactly one group does, MULTI (-2) if several, -1 if none. Each
- * node is queued at most twice (once per label change), so this is O(n + m).
+ * node is queued at most twice (once per label change), so this is O(n + m); the queue (int32[2n+1])
+ * is the caller's or allocated here.
  */
 static PyObject *py_labels(PyObject *self, PyObject *args) {
-    PyObject *o[6];
+    PyObject *o[6], *o_queue = Py_None;
     Py_ssize_t n, m, k;
-    if (!PyArg_ParseTuple(args, "OOOOOOnnn", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &n, &m, &k))
+    if (!PyArg_ParseTuple(args, "OOOOOOnnn|O", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &n, &m,
+                          &k, &o_queue))
         return NULL;
     if (n < 0 || n >= INT32_MAX / 2 || m < 0 || k < 0) {
         PyErr_SetString(PyExc_ValueError, "bad sizes");
@@ -231,7 +245,15 @@ static PyObject *py_labels(PyObject *self, PyObject *args) {
     const int32_t *targets = b[1].buf, *seed_group = b[4].buf;
     const uint8_t *blocked = has_blk ? b[2].buf : NULL;
     int32_t *out = b[5].buf;
-    int32_t *queue = PyMem_RawMalloc(sizeof(int32_t) * (size_t)(2 * n + 1));
+    Py_buffer bq;
+    int own_queue = o_queue == Py_None;
+    int32_t *queue = NULL;
+    if (!own_queue) {
+        if (get_buf(o_queue, &bq, 1, 4, 2 * n + 1, "queue") < 0) goto fail;
+        queue = bq.buf;
+    } else {
+        queue = PyMem_RawMalloc(sizeof(int32_t) * (size_t)(2 * n + 1));
+    }
     int bad = 0;
     if (queue) {
         Py_BEGIN_ALLOW_THREADS
@@ -260,7 +282,8 @@ static PyObject *py_labels(PyObject *self, PyObject *args) {
         }
         Py_END_ALLOW_THREADS
     }
-    PyMem_RawFree(queue);
+    if (own_queue) PyMem_RawFree(queue);
+    else PyBuffer_Release(&bq);
     for (int i = 0; i < got; i++) if (b[i].obj) PyBuffer_Release(&b[i]);
     if (!queue) return PyErr_NoMemory();
     if (bad) { PyErr_SetString(PyExc_ValueError, "inconsistent graph arrays"); return NULL; }
@@ -271,17 +294,19 @@ fail:
 }
 
 /*
- * bfs(indptr, targets, sources, blocked, parent, n, m, nsources): breadth-first search from ``sources``
+ * bfs(indptr, targets, sources, blocked, parent, n, m, nsources[, queue]): breadth-first search from ``sources``
  * over CSR edges (``targets[indptr[u]:indptr[u+1]]``, negative entries ignored). parent[v] is
  * the node v was reached from (-2 for sources, -1 if unreached); nodes flagged in ``blocked``
- * (a bytes-like of n flags, or None) are reached but not expanded. O(n) extra memory.
+ * (a bytes-like of n flags, or None) are reached but not expanded. O(n) extra memory: the queue
+ * (int32[n]), the caller's or allocated here.
  */
 static PyObject *py_bfs(PyObject *self, PyObject *args) {
-    PyObject *o_ptr, *o_tgt, *o_src, *o_blk, *o_par;
+    PyObject *o_ptr, *o_tgt, *o_src, *o_blk, *o_par, *o_queue = Py_None;
     Py_ssize_t n, m, ns;
-    if (!PyArg_ParseTuple(args, "OOOOOnnn", &o_ptr, &o_tgt, &o_src, &o_blk, &o_par, &n, &m, &ns))
+    if (!PyArg_ParseTuple(args, "OOOOOnnn|O", &o_ptr, &o_tgt, &o_src, &o_blk, &o_par, &n, &m, &ns,
+                          &o_queue))
         return NULL;
-    Py_buffer b[5];
+    Py_buffer b[6];
     int got = 0;
     if (get_buf(o_ptr, &b[0], 0, 8, n + 1, "indptr") < 0) goto fail;
     got++;
@@ -298,8 +323,14 @@ static PyObject *py_bfs(PyObject *self, PyObject *args) {
     const int64_t *src = b[2].buf;
     int64_t *parent = b[3].buf;
     const uint8_t *blk = has_blk ? b[4].buf : NULL;
-    int bad = 0;
-    int32_t *queue = PyMem_RawMalloc(sizeof(int32_t) * (size_t)(n > 0 ? n : 1));
+    int bad = 0, own_queue = o_queue == Py_None;
+    int32_t *queue = NULL;
+    if (!own_queue) {
+        if (get_buf(o_queue, &b[got], 1, 4, n, "queue") < 0) goto fail;
+        queue = b[got++].buf;
+    } else {
+        queue = PyMem_RawMalloc(sizeof(int32_t) * (size_t)(n > 0 ? n : 1));
+    }
     if (!queue) { for (int i = 0; i < got; i++) PyBuffer_Release(&b[i]); return PyErr_NoMemory(); }
     Py_BEGIN_ALLOW_THREADS
     for (Py_ssize_t v = 0; v < n; v++) parent[v] = -1;
@@ -323,7 +354,7 @@ static PyObject *py_bfs(PyObject *self, PyObject *args) {
         }
     }
     Py_END_ALLOW_THREADS
-    PyMem_RawFree(queue);
+    if (own_queue) PyMem_RawFree(queue);
     for (int i = 0; i < got; i++) PyBuffer_Release(&b[i]);
     if (bad) { PyErr_SetString(PyExc_ValueError, "inconsistent graph arrays"); return NULL; }
     Py_RETURN_NONE;
@@ -477,7 +508,7 @@ static PyMethodDef methods[] = {
      "bfs(indptr, targets, sources, blocked, parent, n, m, nsources): BFS parents in place"},
     {"dominators", py_dominators, METH_VARARGS,
      "dominators(indptr, targets, rstart, rsrc, rooted, blocked, sizes, idom, retained, n, m, mr, "
-     "nrooted) -> (reached objects, reached bytes)"},
+     "nrooted[, work]) -> (reached objects, reached bytes)"},
     {"labels", py_labels, METH_VARARGS,
      "labels(indptr, targets, blocked, seed_obj, seed_group, out, n, m, k)"},
     {NULL, NULL, 0, NULL},

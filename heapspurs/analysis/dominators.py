@@ -17,6 +17,7 @@ import numpy as np
 
 from heapspurs.index import cache
 from heapspurs.index.heap_index import HeapIndex
+from heapspurs.index.workspace import scratch_for
 
 try:
     from heapspurs.analysis import _cgraph
@@ -25,6 +26,7 @@ except ImportError:  # pragma: no cover - exercised only where the extension was
 
 UNREACHED = -1
 SUPER_ROOT = -2
+WORK_PER_NODE = 53  # bytes of the native code's working arrays per node (see _cgraph.c)
 
 
 @dataclass
@@ -56,14 +58,20 @@ def _compute(ix: HeapIndex, native: bool = True) -> tuple[np.ndarray, np.ndarray
     n = ix.count
     sizes = np.ascontiguousarray(ix.size, np.uint64)
     if native and _cgraph is not None:
-        idom = np.empty(n, np.int32)
-        retained = np.empty(n, np.uint64)
+        # The native code's working arrays (53 bytes a node) and the results (12): in scratch
+        # files kept within the memory budget when they do not fit in half of it.
+        ws = scratch_for(ix, WORK_PER_NODE * (n + 1) + 12 * n)
+        work = ws.empty("dom_work", WORK_PER_NODE * (n + 1), np.uint8)
+        idom = ws.empty("dom_idom", n, np.int32)
+        retained = ws.empty("dom_retained", n, np.uint64)
         _cgraph.dominators(np.ascontiguousarray(ix.pstart, np.int64),
                            np.ascontiguousarray(ix.pdst, np.int32),
                            np.ascontiguousarray(ix.rstart, np.int64),
                            np.ascontiguousarray(ix.rsrc, np.int32), rooted,
                            blocked.view(np.uint8), sizes, idom, retained, n, len(ix.pdst),
-                           len(ix.rsrc), len(rooted))
+                           len(ix.rsrc), len(rooted), work)
+        del work
+        ws.forget("dom_work")
         return idom, retained
     if n > 200_000:
         print("heapspurs: native graph code not built; computing dominators in Python (slow)",

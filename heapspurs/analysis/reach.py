@@ -7,13 +7,22 @@ from dataclasses import dataclass
 import numpy as np
 
 from heapspurs.analysis.traverse import UNSEEN, bfs_parents
-from heapspurs.index.heap_index import HeapIndex
+from heapspurs.index.heap_index import CHUNK, HeapIndex
+from heapspurs.index.workspace import scratch_for
 
 
 def reachable_mask(ix: HeapIndex) -> np.ndarray:
     """True for every object some root reaches (phantoms are never expanded)."""
-    return ix.memo.get("reachable", lambda: bfs_parents(
-        ix.pstart, ix.pdst, ix.roots.obj, ix.count, blocked=ix.phantom) != UNSEEN)
+    return ix.memo.get("reachable", lambda: _reachable(ix))
+
+
+def _reachable(ix: HeapIndex) -> np.ndarray:
+    parent = bfs_parents(ix.pstart, ix.pdst, ix.roots.obj, ix.count, blocked=ix.phantom,
+                         ws=scratch_for(ix, 12 * ix.count))
+    reach = np.empty(ix.count, bool)
+    for lo in range(0, ix.count, CHUNK):
+        reach[lo : lo + CHUNK] = parent[lo : lo + CHUNK] != UNSEEN
+    return reach
 
 
 @dataclass
@@ -33,14 +42,19 @@ class HeapSummary:
 
 
 def summarize(ix: HeapIndex) -> HeapSummary:
-    reach = reachable_mask(ix)
-    phantom = ix.phantom & ~reach
-    unreach = ~reach & ~phantom
-    size = ix.size.astype(np.int64)
+    reach_all = reachable_mask(ix)
+    counts = np.zeros((4, 2), np.int64)  # (all, reachable, phantom, unreachable) x (n, bytes)
+    for lo in range(0, ix.count, CHUNK):  # (in chunks: the temporaries are per object)
+        reach = reach_all[lo : lo + CHUNK]
+        phantom = ix.phantom[lo : lo + CHUNK] & ~reach
+        unreach = ~reach & ~phantom
+        size = ix.size[lo : lo + CHUNK].astype(np.int64)
+        for row, mask in enumerate((None, reach, phantom, unreach)):
+            part = size if mask is None else size[mask]
+            counts[row] += (len(part), int(part.sum()))
+    (n, nbytes), (rn, rb), (pn, pb), (un, ub) = counts.tolist()
     return HeapSummary(
-        objects=ix.count, bytes=int(size.sum()),
-        reachable_objects=int(reach.sum()), reachable_bytes=int(size[reach].sum()),
-        phantom_objects=int(phantom.sum()), phantom_bytes=int(size[phantom].sum()),
-        unreachable_objects=int(unreach.sum()), unreachable_bytes=int(size[unreach].sum()),
+        objects=n, bytes=nbytes, reachable_objects=rn, reachable_bytes=rb,
+        phantom_objects=pn, phantom_bytes=pb, unreachable_objects=un, unreachable_bytes=ub,
         root_edges=len(ix.roots.obj),
     )

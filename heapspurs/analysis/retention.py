@@ -12,7 +12,8 @@ from heapspurs.analysis.kinds import kind_ids
 from heapspurs.analysis.root_groups import RootGroup, root_labelling
 from heapspurs.analysis.traverse import bfs_parents, path_to_source
 from heapspurs.index import cache
-from heapspurs.index.heap_index import HeapIndex
+from heapspurs.index.heap_index import CHUNK, HeapIndex
+from heapspurs.index.workspace import scratch_for
 from heapspurs.scan.raw import ROOT_KIND_NAMES
 
 
@@ -28,13 +29,42 @@ class Retainer:
     root: tuple[str, int, int] | None = None  # (kind, ref, slot) of the root starting ``path``
 
 
+def root_parents(ix: HeapIndex) -> np.ndarray:
+    """int32 per object: its parent on one shortest path from the roots (see bfs_parents)."""
+    ws = scratch_for(ix, 16 * ix.count)
+    wide = bfs_parents(ix.pstart, ix.pdst, ix.roots.obj, ix.count, blocked=ix.phantom, ws=ws)
+    parent = ws.empty("root_parent", ix.count, np.int32)
+    for lo in range(0, ix.count, CHUNK):
+        parent[lo : lo + CHUNK] = wide[lo : lo + CHUNK]
+    return parent
+
+
+def largest(values: np.ndarray, k: int) -> np.ndarray:
+    """Ids of the ``k`` largest values, ties to the lowest id, largest first (in chunks: no
+    temporary per object)."""
+    if k <= 0:
+        return np.zeros(0, np.int64)
+    picked: list[np.ndarray] = []
+    for lo in range(0, len(values), CHUNK):
+        part = values[lo : lo + CHUNK].astype(np.int64)
+        if len(part) > k:
+            cut = np.partition(part, len(part) - k)[len(part) - k]  # the k-th largest value
+            above = np.nonzero(part > cut)[0]
+            tied = np.nonzero(part == cut)[0][: k - len(above)]
+            picked.append(np.concatenate([above, tied]) + lo)
+        else:
+            picked.append(np.arange(lo, lo + len(part), dtype=np.int64))
+    ids = np.concatenate(picked) if picked else np.zeros(0, np.int64)
+    order = np.lexsort((ids, -values[ids].astype(np.int64)))
+    return ids[order][:k]
+
+
 class Paths:
     """Shortest paths from the roots, one BFS for all questions."""
 
     def __init__(self, ix: HeapIndex):
         self.ix = ix
-        self.parent = cache.derived(ix, "root_parent", lambda: bfs_parents(
-            ix.pstart, ix.pdst, ix.roots.obj, ix.count, blocked=ix.phantom).astype(np.int32))
+        self.parent = cache.derived(ix, "root_parent", lambda: root_parents(ix))
 
     def to(self, obj: int) -> tuple[list[int], tuple[str, int, int] | None]:
         if self.parent[obj] == -1:
@@ -52,9 +82,8 @@ def top_retainers(ix: HeapIndex, count: int, phantoms: bool = False) -> list[Ret
     """The ``count`` largest retained sizes among objects and root groups."""
     tree = dominator_tree(ix)
     total = max(tree.reachable_bytes, 1)
-    ret = tree.retained.astype(np.int64)
-    k = min(count, ix.count)
-    cand = np.argpartition(-ret, k - 1)[:k] if k else np.zeros(0, np.int64)
+    ret = tree.retained
+    cand = largest(ret, min(count, ix.count))
     cand = cand[ret[cand] > 0]
     rows = [Retainer(int(ret[o]), 100.0 * int(ret[o]) / total, obj=int(o)) for o in cand]
     groups = root_labelling(ix).groups

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from heapspurs.index import cache
-from heapspurs.index.heap_index import HeapIndex
+from heapspurs.index.heap_index import CHUNK, HeapIndex
+from heapspurs.index.workspace import scratch_for
 from heapspurs.names.naming import names_of
 from heapspurs.names.table import NameTable
 from heapspurs.scan.raw import ROOT_BSS, ROOT_DATA, ROOT_KIND_NAMES
@@ -96,14 +97,18 @@ def blocked_for_labels(ix: HeapIndex) -> np.ndarray:
 def label_objects(ix: HeapIndex, seed_obj: np.ndarray, seed_group: np.ndarray) -> np.ndarray:
     """For each object: the only group whose seeds reach it, MULTI, or NONE."""
     n = ix.count
-    out = np.empty(n, np.int32)
     seed_obj = np.ascontiguousarray(seed_obj, np.int64)
     seed_group = np.ascontiguousarray(seed_group, np.int32)
     blocked = blocked_for_labels(ix)
     if _cgraph is not None:
+        ws = scratch_for(ix, 12 * n + 4)  # the labels and the native code's queue
+        out = ws.empty("labels", n, np.int32)
+        queue = ws.empty("labels_queue", 2 * n + 1, np.int32)
         _cgraph.labels(np.ascontiguousarray(ix.pstart, np.int64),
                        np.ascontiguousarray(ix.pdst, np.int32), blocked.view(np.uint8),
-                       seed_obj, seed_group, out, n, len(ix.pdst), len(seed_obj))
+                       seed_obj, seed_group, out, n, len(ix.pdst), len(seed_obj), queue)
+        del queue
+        ws.forget("labels_queue")
         return out
     return _label_python(ix, seed_obj, seed_group, blocked)
 
@@ -139,10 +144,14 @@ def _label_python(ix: HeapIndex, seed_obj: np.ndarray, seed_group: np.ndarray,
 
 def retained_by(ix: HeapIndex, label: np.ndarray, ngroups: int) -> tuple[np.ndarray, np.ndarray]:
     """(bytes, objects) each group alone retains."""
-    mine = label >= 0
-    size = ix.size[mine].astype(np.float64)
-    nbytes = np.bincount(label[mine], weights=size, minlength=ngroups).astype(np.int64)
-    count = np.bincount(label[mine], minlength=ngroups).astype(np.int64)
+    nbytes = np.zeros(ngroups, np.int64)
+    count = np.zeros(ngroups, np.int64)
+    for lo in range(0, len(label), CHUNK):  # (in chunks: the temporaries are per object)
+        part = label[lo : lo + CHUNK]
+        mine = part >= 0
+        size = ix.size[lo : lo + CHUNK][mine].astype(np.float64)
+        nbytes += np.bincount(part[mine], weights=size, minlength=ngroups).astype(np.int64)
+        count += np.bincount(part[mine], minlength=ngroups)
     return nbytes, count
 
 

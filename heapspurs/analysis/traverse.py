@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from heapspurs.index.workspace import Workspace
 from heapspurs.scan.address_order import gather_ranges
 
 try:
@@ -18,17 +19,23 @@ SOURCE = -2
 
 
 def bfs_parents(indptr: np.ndarray, targets: np.ndarray, sources: np.ndarray, n: int,
-                blocked: np.ndarray | None = None, native: bool = True) -> np.ndarray:
+                blocked: np.ndarray | None = None, native: bool = True,
+                ws: Workspace | None = None) -> np.ndarray:
     """Parent of each node on one shortest path from ``sources`` (SOURCE for sources, UNSEEN if
     unreached). ``targets[indptr[u]:indptr[u+1]]`` are u's neighbours; negative targets are
-    ignored; nodes in ``blocked`` are never expanded (but can be reached)."""
+    ignored; nodes in ``blocked`` are never expanded (but can be reached). The parents and the
+    queue come from ``ws`` (in memory by default)."""
     if native and _cgraph is not None and n < 2**31:
-        parent = np.empty(n, np.int64)
+        ws = ws or Workspace()
+        parent = ws.empty("bfs_parent", n, np.int64)
+        queue = ws.empty("bfs_queue", n, np.int32)
         src = np.ascontiguousarray(np.asarray(sources, np.int64))
         tgt = np.ascontiguousarray(targets, np.int32)
         blk = None if blocked is None else np.ascontiguousarray(blocked, bool).view(np.uint8)
         _cgraph.bfs(np.ascontiguousarray(indptr, np.int64), tgt, src, blk, parent, n, len(tgt),
-                    len(src))
+                    len(src), queue)
+        del queue
+        ws.forget("bfs_queue")
         return parent
     parent = np.full(n, UNSEEN, np.int64)
     frontier = np.unique(np.asarray(sources, np.int64))

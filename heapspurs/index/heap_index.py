@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from heapspurs.index.budget import Budget
 from heapspurs.index.geometry import MALLOC_HEADER, malloc_header_mask, phantom_mask
 from heapspurs.index.memo import Memo
 from heapspurs.index.workspace import Workspace
@@ -137,12 +138,14 @@ class HeapIndex:
     names: object | None = None  # set by heapspurs.names.attach (read with names.naming.names_of)
     cache_folder: object | None = None  # the on-disk cache folder this index lives in, if any
     workspace: Workspace | None = None  # where a fresh build put its arrays (not from the cache)
+    budget: Budget | None = None  # the memory the questions about it may spend (--memory)
 
     def __init__(self, raw: RawScan, path: str):
         self.raw = raw
         self.path = path
         self.params = raw.params
         self.memo = Memo()  # what analyses derive from this index, kept for the run
+        self.scratch: list[Workspace] = []  # where whole-heap analyses put arrays over budget
         self._mm: mmap.mmap | None = None
 
     # ---- contents, read from the dump file on demand ----

@@ -60,13 +60,15 @@ def load_index(path: str, use_cache: bool = True,
     default half of the memory). ``progress`` is called with the name of each stage of
     ``STAGES`` as it ends."""
     step = progress or (lambda stage: None)
+    budget = budget or Budget.default()
     if use_cache:
         cached = cache.load(path)
         if cached is not None:
-            if budget is not None and budget.explicit:  # the answers' pages within it too
+            cached.budget = budget
+            if budget.explicit:  # the pages the answers touch, within it too
                 watch_resident(cached, budget.limit, lambda ix: (release_all(ix), give_back()))
             return cached
-    ws = workspace_for(path, use_cache, budget or Budget.default())
+    ws = workspace_for(path, use_cache, budget)
     ws.on_pass = step
     ws.watch()
     try:
@@ -83,5 +85,5 @@ def load_index(path: str, use_cache: bool = True,
         raise
     finally:
         ws.close()
-    ix.workspace = ws
+    ix.workspace, ix.budget = ws, budget
     return ix

@@ -27,8 +27,9 @@ from typing import Any
 
 import numpy as np
 
-from heapspurs.index.budget import resident_bytes
+from heapspurs.index.budget import Budget, resident_bytes
 from heapspurs.index.memory import give_back
+from heapspurs.index.pages import release_all
 
 SMALL = 8 << 20  # arrays below this (or 1/16 of the budget) stay in memory
 POLL_S = 0.005  # how often the watchdog looks at the resident set
@@ -57,6 +58,7 @@ class Workspace:
         self.passes: list[str] = []  # the passes of the build, in order (for the progress bar)
         self.on_pass: Callable[[str], None] | None = None
         self._watcher: threading.Thread | None = None
+        self._also: list[weakref.ref] = []
         self._stop = threading.Event()
 
     @classmethod
@@ -104,11 +106,20 @@ class Workspace:
 
     # ---- the budget ----
     def trim(self) -> None:
-        """Drop every resident page of the mapped arrays (they stay in the page cache)."""
+        """Drop every resident page of the mapped arrays (they stay in the page cache), and of
+        the files mapped by what :meth:`trim_with` named."""
         for mm in list(self._maps.values()):
             _drop(mm)
+        for ref in self._also:
+            held = ref()
+            if held is not None:
+                release_all(held)
         give_back()
         self.trims += 1
+
+    def trim_with(self, owner: object) -> None:
+        """Also drop the pages of the file mappings ``owner`` holds (an index) when trimming."""
+        self._also.append(weakref.ref(owner))
 
     def watch(self) -> None:
         """From now on, keep the resident set under the budget: a thread drops the mapped
@@ -155,6 +166,22 @@ class Workspace:
         they are mapped."""
         if self.folder is not None and self.folder.is_dir():
             shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def scratch_for(ix: Any, need: int) -> Workspace:
+    """Where a whole-heap analysis of ``ix`` keeps arrays of ``need`` bytes in all: in memory
+    when they fit in half of the index's memory budget, else in scratch files kept within it
+    (the watchdog then also drops the index's own mapped pages)."""
+    budget = getattr(ix, "budget", None) or Budget.default()
+    if need <= budget.limit // 2:
+        return Workspace()
+    ws = Workspace.scratch(budget.limit)
+    ws.trim_with(ix)
+    ws.watch()
+    ws.close()  # (its files are unlinked already: the folder can go)
+    # Kept with the index: its watchdog runs for as long as the arrays it made are in use.
+    ix.scratch.append(ws)
+    return ws
 
 
 def watch_resident(owner: object, budget: int, trim: Callable[[Any], None],
