@@ -2,8 +2,10 @@
 
 The index that heapspurs builds is consistent, but it is read back from the cache folder and
 handed around as plain arrays: every native function that takes one must check what it
-indexes with. The first byte picks the function (_cscan: resolve, reverse, gather,
-phantoms, listing; _cgraph: bfs, dominators, labels); the rest becomes its arrays: ids slightly out
+indexes with. The first byte picks the function (_cscan: resolve, reverse (whole, or in
+windows of targets), gather, phantoms, listing, rank_by_page; _cgraph: bfs, bfs_local,
+dominators, labels, with their working arrays allocated or the caller's); the rest becomes its
+arrays: ids slightly out
 of range, negative and huge values, edge lists out of order or past the end, unsorted
 addresses, sizes that wrap, now and then a length that does not match the count given.
 ValueError (the function refused the arrays) is the expected answer to nonsense.
@@ -94,7 +96,14 @@ def _reverse(g: Gen) -> None:
     extra = g.count(3) - 1
     rsrc = np.empty(max(total + extra, 0), np.int32)
     rptr = np.empty(max(total + extra, 0), np.int32 if bytes_ == 4 else np.int64)
-    _cscan.reverse(pstart, pdst, skip, rstart, rsrc, rptr, n, m, bytes_, g.count(3))
+    if g.f.ConsumeBool():
+        _cscan.reverse(pstart, pdst, skip, rstart, rsrc, rptr, n, m, bytes_, g.count(3))
+        return
+    # In windows of targets [lo, hi), in order, now and then a bad one.
+    cuts = sorted(g.f.ConsumeIntListInRange(g.count(3), -1, n + 1))
+    bounds = [0, *cuts, n]
+    for lo, hi in zip(bounds, bounds[1:], strict=False):
+        _cscan.reverse(pstart, pdst, skip, rstart, rsrc, rptr, n, m, bytes_, g.count(3), lo, hi)
 
 
 def _gather(g: Gen) -> None:
@@ -115,7 +124,32 @@ def _bfs(g: Gen) -> None:
     indptr, tgt, src = g.starts(n, m), g.ids(m, n, np.int32), g.ids(ns, n, np.int64)
     blk = g.flags(n) if g.f.ConsumeBool() else None
     parent = np.empty(n, np.int64)
-    _cgraph.bfs(indptr, tgt, src, blk, g.maybe_short(parent), n, m, ns)
+    if g.f.ConsumeBool():
+        _cgraph.bfs(indptr, tgt, src, blk, g.maybe_short(parent), n, m, ns)
+    else:
+        queue = g.maybe_short(np.empty(n, np.int32))
+        _cgraph.bfs(indptr, tgt, src, blk, parent, n, m, ns, queue)
+
+
+def _bfs_local(g: Gen) -> None:
+    n, m, ns = g.count(40), g.count(200), g.count(8)
+    indptr, tgt, src = g.starts(n, m), g.ids(m, n, np.int32), g.ids(ns, n, np.int64)
+    blk = [g.maybe_short(g.flags(n)) if g.f.ConsumeBool() else None for _ in range(2)]
+    pairs = _cgraph.bfs_local(indptr, tgt, src, blk[0], blk[1], n, m, ns, g.count(50))
+    assert pairs is None or len(pairs) % 16 == 0
+
+
+def _rank_by_page(g: Gen) -> None:
+    n = g.count(64)
+    base = g.f.PickValueInList([0, 0xC000000000, 2**63, 2**64 - 2**20])
+    addr = g.u64(n, 0, 1 << 18) + np.uint64(base)
+    if g.f.ConsumeBool():
+        addr = np.sort(addr)
+    count = g.u64(n, 0, 8).astype(np.uint32)
+    lo = (int(addr.min()) >> 13) if n and g.f.ConsumeBool() else g.count(1 << 20)
+    npages = g.f.PickValueInList([0, 1, 8, 40, 2**31, g.count(64)])
+    rank, pstart = np.empty(n, np.int64), np.empty(n + 1, np.int64)
+    _cscan.rank_by_page(g.maybe_short(addr), count, rank, pstart, n, lo, npages)
 
 
 def _phantoms(g: Gen) -> None:
@@ -179,8 +213,9 @@ def _dominators(g: Gen) -> None:
     blocked = g.flags(n) if g.f.ConsumeBool() else None
     sizes = g.u64(n, 0, 2**20)
     idom, retained = np.empty(n, np.int32), np.empty(n, np.uint64)
+    work = g.maybe_short(np.empty(53 * (n + 1), np.uint8)) if g.f.ConsumeBool() else None
     _cgraph.dominators(indptr, tgt, rstart, rsrc, rooted, blocked, g.maybe_short(sizes), idom,
-                       retained, n, m, len(rsrc), len(rooted))
+                       retained, n, m, len(rsrc), len(rooted), work)
 
 
 def _labels(g: Gen) -> None:
@@ -188,11 +223,13 @@ def _labels(g: Gen) -> None:
     indptr, tgt = g.starts(n, m), g.ids(m, n, np.int32)
     blocked = g.flags(n) if g.f.ConsumeBool() else None
     seeds, groups = g.ids(k, n, np.int64), g.ids(k, 4, np.int32)
+    queue = g.maybe_short(np.empty(2 * n + 1, np.int32)) if g.f.ConsumeBool() else None
     _cgraph.labels(indptr, tgt, blocked, seeds, groups, g.maybe_short(np.empty(n, np.int32)),
-                   n, m, k)
+                   n, m, k, queue)
 
 
-FUNCTIONS = (_resolve, _reverse, _gather, _bfs, _phantoms, _listing, _dominators, _labels)
+FUNCTIONS = (_resolve, _reverse, _gather, _bfs, _phantoms, _listing, _dominators, _labels,
+             _bfs_local, _rank_by_page)
 
 
 def test_one_input(data: bytes) -> None:

@@ -17,6 +17,7 @@ system's temporary folder that are unlinked as soon as they are mapped: nothing 
 from __future__ import annotations
 
 import mmap
+import os
 import shutil
 import tempfile
 import threading
@@ -59,12 +60,13 @@ class Workspace:
         self.on_pass: Callable[[str], None] | None = None
         self._watcher: threading.Thread | None = None
         self._also: list[weakref.ref] = []
+        self.created: list[Path] = []  # the files made (a scratch workspace's are unlinked)
         self._stop = threading.Event()
 
     @classmethod
     def scratch(cls, budget: int) -> Workspace:
-        """File-backed, in a fresh folder of the system's temporary folder, unlinked files."""
-        return cls(Path(tempfile.mkdtemp(prefix="heapspurs-build-")), budget, keep=False)
+        """File-backed, in the system's temporary folder, each file unlinked once mapped."""
+        return cls(Path(tempfile.gettempdir()), budget, keep=False)
 
     @property
     def mapped(self) -> bool:
@@ -82,14 +84,23 @@ class Workspace:
         dtype = np.dtype(dtype)
         if self.folder is None or n * dtype.itemsize < min(SMALL, self.budget // 16):
             return np.zeros(n, dtype) if zero else np.empty(n, dtype)
-        path = self.folder / f"{name}.npy"
+        if self.keep:
+            path = self.folder / f"{name}.npy"
+        else:  # a name of its own in the shared temporary folder
+            fd, tmp = tempfile.mkstemp(prefix=f"heapspurs-{name}-", suffix=".npy",
+                                       dir=self.folder)
+            os.close(fd)
+            path = Path(tmp)
         # A new file of the full length is sparse: pages are zero until written.
-        a = np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=(n,))
+        try:
+            a = np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=(n,))
+        finally:
+            if not self.keep:
+                path.unlink(missing_ok=True)  # the mapping keeps the data until unmapped
         self._maps[name] = a._mmap
+        self.created.append(path)
         if self.keep:
             self._files[id(a)] = path
-        else:
-            path.unlink()  # the mapping keeps the data until it is unmapped
         return a
 
     def file_of(self, a: np.ndarray) -> Path | None:
@@ -161,10 +172,10 @@ class Workspace:
                 f"or raise --memory)")
 
     def close(self) -> None:
-        """Remove the folder, unless the cache has taken it over (renamed it into place): the
-        arrays of a scratch folder, or of a cache entry that was not saved, live on while
-        they are mapped."""
-        if self.folder is not None and self.folder.is_dir():
+        """Remove the folder of a cache entry that was not saved (once saved, the cache has
+        renamed it into place); its arrays live on while they are mapped. (A scratch
+        workspace's files are gone already.)"""
+        if self.keep and self.folder is not None and self.folder.is_dir():
             shutil.rmtree(self.folder, ignore_errors=True)
 
 
@@ -178,7 +189,6 @@ def scratch_for(ix: Any, need: int) -> Workspace:
     ws = Workspace.scratch(budget.limit)
     ws.trim_with(ix)
     ws.watch()
-    ws.close()  # (its files are unlinked already: the folder can go)
     # Kept with the index: its watchdog runs for as long as the arrays it made are in use.
     ix.scratch.append(ws)
     return ws
