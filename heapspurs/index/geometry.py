@@ -56,16 +56,21 @@ def layout_features(version: str) -> tuple[bool, bool]:
 
 
 def phantom_mask(addr: np.ndarray, size: np.ndarray, pstart: np.ndarray, version: str,
-                 ptr_size: int = 8, native: bool = True) -> np.ndarray:
+                 ptr_size: int = 8, native: bool = True, out: np.ndarray | None = None
+                 ) -> np.ndarray:
     """True for each object (sorted by address) that is a reserved span tail, not a real object.
-    ``pstart``: the objects' pointer slot offsets (CSR), which say which have pointers."""
+    ``pstart``: the objects' pointer slot offsets (CSR), which say which have pointers. The
+    native code writes into ``out`` when given (n bools)."""
     heap_bits, green_tea = layout_features(version)
     n = len(addr)
     if n == 0 or not (heap_bits or green_tea):
+        if out is not None:
+            out[:] = False
+            return out
         return np.zeros(n, bool)
     npages = int(addr[-1] // PAGE - addr[0] // PAGE) + 1
     if native and _cscan is not None and npages <= min(8 * n + 1024, 2**31 - 1):
-        out = np.empty(n, bool)
+        out = np.empty(n, bool) if out is None else out
         _cscan.phantoms(np.ascontiguousarray(addr, np.uint64), np.ascontiguousarray(
             pstart, np.int64), np.ascontiguousarray(size, np.uint64), out.view(np.uint8), n,
             npages, PAGE // ptr_size // 8 if heap_bits else 0, 128 if green_tea else 0)

@@ -230,8 +230,9 @@ def build_index(raw: RawScan, path: str, ws: Workspace | None = None) -> HeapInd
     else:
         ix.pdst = ix.resolve(ix.pval)
     version = raw.params.version
-    ix.phantom = phantom_mask(ix.addr, ix.size, ix.pstart, version, raw.params.ptr_size)
-    ix.header = np.zeros(n, bool)
+    ix.phantom = phantom_mask(ix.addr, ix.size, ix.pstart, version, raw.params.ptr_size,
+                              out=ws.empty("phantom", n, bool))
+    ix.header = ws.zeros("header", n, bool)
     for lo in range(0, n, CHUNK):  # (in chunks: their temporaries are per object)
         hi = min(n, lo + CHUNK)
         has = ix.pstart[lo + 1 : hi + 1] > ix.pstart[lo:hi]
@@ -247,7 +248,7 @@ def build_index(raw: RawScan, path: str, ws: Workspace | None = None) -> HeapInd
     # records; the analyses treat them as the goroutine itself, not as ordinary owners.
     gobj = ix.resolve(np.array([g.address for g in raw.goroutines], np.uint64))
     ix.goroutine_obj = gobj
-    ix.is_goroutine = np.zeros(n, bool)
+    ix.is_goroutine = ws.zeros("is_goroutine", n, bool)
     ix.is_goroutine[gobj[gobj >= 0]] = True
 
     ix.roots = _root_edges(ix, raw)
