@@ -40,6 +40,10 @@ def test_tiny_budget_builds_the_same_index(big_run, cache_home):
     assert len(windows) > 1 and windows[-1].endswith(f"/{len(windows)}")
     assert ws.trims > 0  # the watchdog dropped pages
     same_index(plain, scratch)
+    # The progress callback hears of the passes (a terminal's progress bar shows them).
+    heard: list[str] = []
+    load_index(dump, use_cache=False, budget=TINY, progress=heard.append)
+    assert heard[-1] == "save" and "scan" in heard and windows[-1] in heard
     # With the cache: the build's files become the cache entry, nothing else is left there.
     cached = load_index(dump, budget=TINY)
     same_index(plain, cached)
@@ -144,3 +148,14 @@ def test_default_budget_is_half_the_memory_at_most_what_is_free(monkeypatch):
     monkeypatch.setattr(budget_mod, "_meminfo", lambda: {"MemAvailable": 12 << 30})
     assert budget_mod.default_budget() == 8 << 30
     assert Budget(8 << 30).fits(1 << 30) and not Budget(1 << 30).fits(1 << 30)
+
+
+def test_the_explorer_passes_its_budget_on(leaks_run, tmp_path, monkeypatch):
+    from heapspurs.serve.answers import Answerer
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    capped = Answerer(str(leaks_run.dump), memory="1M")
+    argv = capped.argv("top", {})
+    assert argv[argv.index("--memory") + 1] == "1M"
+    plain = Answerer(str(leaks_run.dump), use_cache=False)
+    assert capped.ask("top", {"n": "5"}) == plain.ask("top", {"n": "5"})

@@ -177,7 +177,8 @@ def cli(ctx: click.Context, dump: str | None, print_records: bool, address: str 
 
         if base is not None and os.path.samefile(base, dump):
             raise click.UsageError("--base is the dump itself")
-        serve(dump, http or "", program, oid, base, not no_cache, not no_browser)
+        memory_budget(memory)  # (a bad --memory is a usage error before the server starts)
+        serve(dump, http or "", program, oid, base, not no_cache, not no_browser, memory)
         return
     options = Options(phantoms=phantoms, conservative=conservative, use_cache=not no_cache,
                       as_json=as_json, program=program, oid=oid, strict=strict,

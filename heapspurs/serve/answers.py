@@ -91,13 +91,14 @@ class Answerer:
     """Answers questions about one dump (and its ``--program``, ``--oid``, ``--base``)."""
 
     def __init__(self, dump: str, program: str | None = None, oid: str | None = None,
-                 base: str | None = None, use_cache: bool = True):
+                 base: str | None = None, use_cache: bool = True, memory: str | None = None):
         self.dump = dump
         self.base = base
         self.program, self.oid, self.use_cache = program, oid, use_cache
         self.common = [*(["--program", program] if program else []),
                        *(["--oid", oid] if oid else []),
-                       *([] if use_cache else ["--no-cache"])]
+                       *([] if use_cache else ["--no-cache"]),
+                       *(["--memory", memory] if memory else [])]
         self.lock = threading.Lock()
 
     def argv(self, name: str, given: dict[str, str]) -> list[str]:

@@ -201,7 +201,7 @@ def warm(answerer: Answerer) -> None:
 
 
 def serve(dump: str, listen: str, program: str | None, oid: str | None, base: str | None,
-          use_cache: bool, browser: bool) -> None:
+          use_cache: bool, browser: bool, memory: str | None = None) -> None:
     """Load the index (and the questions every page needs), print the URL, open a browser when
     there is a display, and serve until Ctrl-C."""
     import os
@@ -211,7 +211,7 @@ def serve(dump: str, listen: str, program: str | None, oid: str | None, base: st
     from heapspurs.cli.commands import keep_loaded
 
     keep_loaded()
-    answerer = Answerer(dump, program, oid, base, use_cache)
+    answerer = Answerer(dump, program, oid, base, use_cache, memory)
     answerer.json("summary", {})  # index and names now: errors before the server starts
     server = Explorer(host, port, answerer)
     print(f"heapspurs: serving {dump} at {server.url} (Ctrl-C stops)", flush=True)
