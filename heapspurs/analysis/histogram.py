@@ -10,7 +10,7 @@ import numpy as np
 from heapspurs.analysis.dominators import UNREACHED, dominator_tree
 from heapspurs.analysis.kinds import kind_ids
 from heapspurs.analysis.reach import reachable_mask
-from heapspurs.index.heap_index import HeapIndex
+from heapspurs.index.heap_index import CHUNK, HeapIndex
 from heapspurs.names.alloc_sites import allocation_sites
 from heapspurs.names.naming import names_of
 from heapspurs.names.typing import UNTYPED_REASONS
@@ -30,42 +30,64 @@ class Histogram:
     totals: dict[str, int]
 
 
+class KindCounts:
+    """Objects counted by kind label, chunk by chunk (the labels of one chunk's kind ids merge
+    by name into the whole count), with the untyped rows' reasons under --program."""
+
+    def __init__(self, ix: HeapIndex):
+        self.ix = ix
+        self.rows: dict[str, list[int]] = {}  # label -> [count, bytes]
+        self.has_typed: set[str] = set()
+        self.reason_weight: dict[str, np.ndarray] = {}  # label -> bytes per untyped reason
+
+    def add(self, objs: np.ndarray) -> None:
+        ix = self.ix
+        ids, labels = kind_ids(ix, objs)
+        count = np.bincount(ids, minlength=len(labels))
+        nbytes = np.bincount(ids, weights=ix.size[objs].astype(np.float64),
+                             minlength=len(labels))
+        # Several ids may share a label (two OIDs with one name): merge by label.
+        for i in np.nonzero(count)[0].tolist():
+            row = self.rows.setdefault(labels[i], [0, 0])
+            row[0] += int(count[i])
+            row[1] += int(nbytes[i])
+        self._add_reasons(objs, ids, labels)
+
+    def _add_reasons(self, objs: np.ndarray, ids: np.ndarray, labels: list[str]) -> None:
+        """With --program: per label, the bytes of its untyped objects by why they are untyped
+        (worked out for the untyped objects only: usually a few percent of the heap)."""
+        typing = names_of(self.ix).typing
+        if typing is None or not len(objs):
+            return
+        typed = typing.object_type[objs] >= 0
+        self.has_typed.update(labels[i] for i in np.unique(ids[typed]).tolist())
+        untyped = objs[~typed]
+        rows = ids[~typed].astype(np.int64)
+        code = typing.untyped_reasons(self.ix, untyped, reachable_mask(self.ix)).astype(np.int64)
+        n = len(UNTYPED_REASONS)
+        weight = np.bincount(rows * n + code, weights=self.ix.size[untyped].astype(np.float64),
+                             minlength=len(labels) * n).reshape(len(labels), n)
+        for i in np.nonzero(weight.sum(axis=1) > 0)[0].tolist():
+            have = self.reason_weight.setdefault(labels[i], np.zeros(n))
+            have += weight[i]
+
+    def result(self) -> list[HistogramRow]:
+        reasons: dict[str, str] = {}
+        for label, weight in self.reason_weight.items():
+            if label not in self.has_typed and weight[1:].sum() > 0:
+                reasons[label] = UNTYPED_REASONS[int(np.argmax(weight[1:])) + 1]
+        rows = [HistogramRow(name, c, b, reasons.get(name))
+                for name, (c, b) in self.rows.items()]
+        rows.sort(key=lambda r: (-r.bytes, -r.count, r.name))
+        return rows
+
+
 def count_by_kind(ix: HeapIndex, objs: np.ndarray) -> list[HistogramRow]:
-    ids, labels = kind_ids(ix, objs)
-    count = np.bincount(ids, minlength=len(labels))
-    nbytes = np.bincount(ids, weights=ix.size[objs].astype(np.float64), minlength=len(labels))
-    # Several ids may share a label (two OIDs with one name): merge by label.
-    merged: dict[str, list[int]] = {}
-    for i in np.nonzero(count)[0].tolist():
-        row = merged.setdefault(labels[i], [0, 0])
-        row[0] += int(count[i])
-        row[1] += int(nbytes[i])
-    reasons = _reasons(ix, objs, ids, labels)
-    rows = [HistogramRow(name, c, b, reasons.get(name)) for name, (c, b) in merged.items()]
-    rows.sort(key=lambda r: (-r.bytes, -r.count, r.name))
-    return rows
-
-
-def _reasons(ix: HeapIndex, objs: np.ndarray, ids: np.ndarray,
-             labels: list[str]) -> dict[str, str]:
-    """With --program: the label of each row of untyped objects -> why most of its bytes are
-    untyped (worked out for the untyped objects only: usually a few percent of the heap)."""
-    typing = names_of(ix).typing
-    if typing is None or not len(objs):
-        return {}
-    typed = typing.object_type[objs] >= 0
-    has_typed = np.zeros(len(labels), bool)
-    has_typed[ids[typed]] = True
-    untyped = objs[~typed]
-    rows = ids[~typed].astype(np.int64)
-    code = typing.untyped_reasons(ix, untyped, reachable_mask(ix)).astype(np.int64)
-    n = len(UNTYPED_REASONS)
-    weight = np.bincount(rows * n + code, weights=ix.size[untyped].astype(np.float64),
-                         minlength=len(labels) * n).reshape(len(labels), n)
-    out: dict[str, str] = {}
-    for i in np.nonzero((weight[:, 1:].sum(axis=1) > 0) & ~has_typed)[0].tolist():
-        out.setdefault(labels[i], UNTYPED_REASONS[int(np.argmax(weight[i, 1:])) + 1])
-    return out
+    """The objects ``objs`` counted by kind, largest total first (in chunks)."""
+    counts = KindCounts(ix)
+    for lo in range(0, len(objs), CHUNK):
+        counts.add(objs[lo : lo + CHUNK])
+    return counts.result()
 
 
 def histogram(ix: HeapIndex) -> Histogram:
@@ -75,19 +97,25 @@ def histogram(ix: HeapIndex) -> Histogram:
 
 
 def _histogram(ix: HeapIndex) -> Histogram:
-    real = np.nonzero(~ix.phantom)[0]
     tree = dominator_tree(ix)
-    reach = tree.idom[real] != UNREACHED
-    size = ix.size[real].astype(np.int64)
     names = names_of(ix)
-    named = (names.object_ids[real] >= 0) if names.object_ids is not None else np.zeros(
-        len(real), bool)
-    typed = (names.typing.object_type[real] >= 0) if names.typing is not None else np.zeros(
-        len(real), bool)
-    totals = {"objects": len(real), "bytes": int(size.sum()),
-              "reachable_objects": int(reach.sum()), "reachable_bytes": int(size[reach].sum()),
-              "named_objects": int(named.sum()), "named_bytes": int(size[named].sum()),
-              "typed_objects": int(typed.sum()), "typed_bytes": int(size[typed].sum()),
-              "reachable_typed_objects": int((typed & reach).sum()),
-              "reachable_typed_bytes": int(size[typed & reach].sum())}
-    return Histogram(count_by_kind(ix, real), totals)
+    keys = ("objects", "bytes", "reachable_objects", "reachable_bytes", "named_objects",
+            "named_bytes", "typed_objects", "typed_bytes", "reachable_typed_objects",
+            "reachable_typed_bytes")
+    totals = dict.fromkeys(keys, 0)
+    counts = KindCounts(ix)
+    for lo in range(0, ix.count, CHUNK):  # (in chunks: the temporaries are per object)
+        real = lo + np.nonzero(~ix.phantom[lo : lo + CHUNK])[0]
+        reach = tree.idom[real] != UNREACHED
+        size = ix.size[real].astype(np.int64)
+        named = (names.object_ids[real] >= 0) if names.object_ids is not None else np.zeros(
+            len(real), bool)
+        typed = (names.typing.object_type[real] >= 0) if names.typing is not None else \
+            np.zeros(len(real), bool)
+        for key, mask in (("", None), ("reachable_", reach), ("named_", named),
+                          ("typed_", typed), ("reachable_typed_", typed & reach)):
+            part = size if mask is None else size[mask]
+            totals[f"{key}objects"] += len(part)
+            totals[f"{key}bytes"] += int(part.sum())
+        counts.add(real)
+    return Histogram(counts.result(), totals)

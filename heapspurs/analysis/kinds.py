@@ -37,7 +37,7 @@ def kind_ids(ix: HeapIndex, objs: np.ndarray) -> tuple[np.ndarray, list[str]]:
     labels += [size_key(int(s)) for s in big_sizes.tolist()]
     sites = allocation_sites(ix)
     if sites.any:
-        bucket = sites.bucket_of[objs]
+        bucket = sites.buckets_of(objs)
         # One kind per distinct site label (several buckets share a site).
         uniq, site_id = np.unique(np.array(sites.group_labels, dtype=object),
                                   return_inverse=True)

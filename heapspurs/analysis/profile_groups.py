@@ -28,7 +28,7 @@ def profile_samples(ix: HeapIndex) -> list[ProfileSample]:
     sites = allocation_sites(ix)
     nb = len(sites.buckets)
     kid, klabels = kind_ids(ix, objs)
-    bucket = sites.bucket_of[objs].astype(np.int64)
+    bucket = sites.buckets_of(objs).astype(np.int64)
     group = np.where(bucket >= 0, bucket, nb + kid)
     ngroups = nb + len(klabels)
     group_of = np.full(ix.count, -1, np.int64)

@@ -181,10 +181,11 @@ class Workspace:
 
 def scratch_for(ix: Any, need: int) -> Workspace:
     """Where a whole-heap analysis of ``ix`` keeps arrays of ``need`` bytes in all: in memory
-    when they fit in half of the index's memory budget, else in scratch files kept within it
-    (the watchdog then also drops the index's own mapped pages)."""
+    when they fit in a quarter of a ``--memory`` budget (the index's pages it reads need room
+    too) or half of the default one, else in scratch files kept within it (the watchdog then
+    also drops the index's own mapped pages)."""
     budget = getattr(ix, "budget", None) or Budget.default()
-    if need <= budget.limit // 2:
+    if need <= budget.limit // (4 if budget.explicit else 2):
         return Workspace()
     ws = Workspace.scratch(budget.limit)
     ws.trim_with(ix)
@@ -202,12 +203,17 @@ def watch_resident(owner: object, budget: int, trim: Callable[[Any], None],
     ref, stop = weakref.ref(owner), stop or threading.Event()
 
     def watch() -> None:
+        # When what is left after a trim (memory no trim can drop) is itself near the limit,
+        # trimming again at once would only make the mapped pages come back over and over:
+        # the next trim waits until the mapped pages have grown by a tenth of the budget.
+        threshold = limit
         while not stop.wait(POLL_S):
             held = ref()
             if held is None:
                 return
-            if resident_bytes() > limit:
+            if resident_bytes() > threshold:
                 trim(held)
+                threshold = max(limit, resident_bytes() + budget // 10)
             del held
 
     thread = threading.Thread(target=watch, name="heapspurs-budget", daemon=True)

@@ -57,6 +57,14 @@ class Sites:
             self._dense[self.sampled] = self.sampled_bucket
         return self._dense
 
+    def buckets_of(self, objs: np.ndarray) -> np.ndarray:
+        """int32 per object of ``objs``: its bucket index, or -1 (no array per heap object)."""
+        objs = np.asarray(objs, np.int64)
+        if not len(self.sampled):
+            return np.full(len(objs), -1, np.int32)
+        i = np.minimum(np.searchsorted(self.sampled, objs), len(self.sampled) - 1)
+        return np.where(self.sampled[i] == objs, self.sampled_bucket[i], -1).astype(np.int32)
+
     def bucket(self, obj: int) -> int:
         """The object's bucket index, or -1."""
         i = int(np.searchsorted(self.sampled, obj))
