@@ -102,8 +102,12 @@ def runtime_layout(program: str, binary: Binary | None = None) -> RuntimeLayout:
                 mheap = int(binary.symbols.starts[rows[0]])
             break
     if mheap is None:
-        what = ("a stripped program (no symbol table): heapspurs needs its symbols"
-                if binary.stripped else f"no symbol {MHEAP_SYMBOL}: not a Go program")
+        if binary.go_version is None:
+            what = f"not a Go program (no Go build info, no symbol {MHEAP_SYMBOL})"
+        elif binary.stripped:
+            what = "a stripped Go program (no symbol table): heapspurs needs its symbols"
+        else:
+            what = f"a Go program without the symbol {MHEAP_SYMBOL}"
         raise CoreFileError(f"{program}: {what}")
     types = load_types(program, pcs=np.zeros(0, np.uint64))
     mheap_t = _struct(types, "runtime.mheap", program)

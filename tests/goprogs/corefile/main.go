@@ -127,7 +127,14 @@ func build() {
 
 func main() {
 	build()
-	time.Sleep(time.Millisecond) // main's timer is allocated now, not in the sleep after the dump
+	// A goroutine asleep keeps the process from being "deadlocked" once main blocks; its timer
+	// (and the timer heap of its P) is allocated now, not after the dump.
+	go func() {
+		for {
+			time.Sleep(time.Hour)
+		}
+	}()
+	time.Sleep(10 * time.Millisecond)
 	f, err := os.Create(os.Args[1])
 	if err != nil {
 		panic(err)
@@ -147,7 +154,5 @@ func main() {
 	// From here on nothing allocates: the core shows the heap the dump shows.
 	f.Close()
 	os.Stdout.Write(line)
-	for {
-		time.Sleep(time.Hour)
-	}
+	select {}
 }
