@@ -24,6 +24,7 @@ from gotools import NEWEST, build
 from heapspurs.core.elf_core import is_core, open_core
 from heapspurs.core.errors import CoreFileError, UnmappedAddress
 from heapspurs.core.heap import core_heap
+from heapspurs.core.memory import open_address_space, program_segments
 from heapspurs.index.load import load_index
 
 
@@ -91,6 +92,27 @@ def test_threads_and_mappings(corefile_run):
         assert any(text[0].start <= t.rip < text[0].end for t in core.threads)
         assert all(t.rsp and t.fs_base for t in core.threads)
         assert Path(core.command.split()[0]).name == corefile_run.binary.name
+
+
+def test_program_beneath_the_core(corefile_run):
+    """gcore leaves out the program's read-only data (a file-backed mapping it has not
+    written, per /proc/PID/coredump_filter): the address space reads it from the program."""
+    program = str(corefile_run.binary)
+    segments, _ = program_segments(program)
+    readonly = [s for s in segments if not s.writable and s.filesz]
+    data = Path(program).read_bytes()
+    with open_core(str(corefile_run.core)) as core, open_address_space(core, program) as space:
+        left_out = [s for s in readonly if core.held(s.vaddr) == 0]
+        assert left_out, "the core holds all of the program's read-only segments"
+        for s in readonly:
+            n = min(s.filesz, 1 << 16)
+            assert space.read(s.vaddr, n) == data[s.offset:s.offset + n]
+        s = left_out[0]
+        with pytest.raises(UnmappedAddress) as e:
+            core.read(s.vaddr, 8)
+        one_line_error(e, corefile_run.core)
+        heap = core_heap(str(corefile_run.core), program)[1]
+        assert space.read(int(heap.addr[0]), 8) == core.read(int(heap.addr[0]), 8)
 
 
 def one_line_error(exc: pytest.ExceptionInfo, path: Path | str) -> str:

@@ -145,7 +145,7 @@ class CoreFile:
         while n > 0:
             have = self.held(address)
             if have == 0:
-                raise UnmappedAddress(self._absent(address))
+                raise UnmappedAddress(self.absent(address))
             s = self.segment_at(address)
             assert s is not None and self._map is not None
             take = min(have, n)
@@ -155,7 +155,8 @@ class CoreFile:
             n -= take
         return b"".join(out) if len(out) != 1 else out[0]
 
-    def _absent(self, address: int) -> str:
+    def absent(self, address: int) -> str:
+        """Why ``address`` cannot be read from the core: the error message."""
         s = self.segment_at(address)
         if s is None:
             return f"{self.path}: address {address:#x} is in no segment of the core"

@@ -79,7 +79,7 @@ class AddressSpace:
             else:
                 s, have = self._program_held(address)
                 if s is None or self._map is None:
-                    raise UnmappedAddress(self.core._absent(address))
+                    raise UnmappedAddress(self.core.absent(address))
                 take = min(have, n)
                 at = s.offset + address - s.vaddr
                 out.append(self._map[at:at + take])

@@ -52,6 +52,7 @@ var (
 	names    []string
 	table    map[string]*Node
 	huge     []byte
+	afterGC  []interface{}
 )
 
 // counts of what each global holds, for the facts line
@@ -147,9 +148,15 @@ func main() {
 		"huge":    fmt.Sprintf("%#x", &huge[0]),
 		"larges":  fmt.Sprintf("%p", larges[0]),
 	}
+	counts["after_gc"] = 3 * 300
 	line, _ := json.Marshal(facts)
 	line = append(line, '\n')
 	runtime.GC()
+	// Objects allocated since the GC have no allocation bit: only the spans' free index says
+	// they are there.
+	for i := 0; i < 300; i++ {
+		afterGC = append(afterGC, &Node{ID: i}, &Mid{}, make([]byte, 48+i%3*100))
+	}
 	debug.WriteHeapDump(f.Fd())
 	// From here on nothing allocates: the core shows the heap the dump shows.
 	f.Close()
