@@ -33,10 +33,11 @@ fi
 # set every run would compile its modules again (~40 ms of each answer).
 env -u PYTHONDONTWRITEBYTECODE .venv/bin/python -m compileall -q heapspurs >/dev/null
 # Debian packages: Graphviz's dot draws the graphs; Chromium is the browser the tests open
-# heapdump.svg and the explorer in, chromedriver drives it (the tests that need them are
-# skipped without them, and fail in CI).
+# heapdump.svg and the explorer in, chromedriver drives it; gdb's gcore takes the core files of
+# running test programs (the tests that need them are skipped without them, and fail in CI).
 missing=()
 command -v dot >/dev/null 2>&1 || missing+=(graphviz)
+command -v gcore >/dev/null 2>&1 || missing+=(gdb)
 if [ "${HEAPSPURS_SETUP_BROWSER:-1}" = 1 ]; then
   command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 \
     || missing+=(chromium)
@@ -48,6 +49,6 @@ if [ ${#missing[@]} -gt 0 ]; then
     (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}") \
       >/dev/null 2>&1 || echo "setup: could not install ${missing[*]}" >&2
   else
-    echo "setup: missing Debian packages: ${missing[*]} (install them for the graph tests)" >&2
+    echo "setup: missing Debian packages: ${missing[*]} (install them for the tests that use them)" >&2
   fi
 fi

@@ -1,0 +1,13 @@
+"""Core: a Go process's core file (ELF ``ET_CORE``, from ``gcore PID`` or a crash) read as its
+memory, and the heap in it walked the way the runtime's garbage collector sees it.
+
+``elf_core`` reads the core (its ``PT_LOAD`` segments through one mmap, its notes: threads'
+registers, file mappings, build id), ``memory`` lays the program's read-only segments under the
+core where the core left them out, and ``heap`` finds the runtime's ``mheap_`` by the program's
+symbol table, its struct layouts by the program's DWARF (the ``names`` stage's readers), and lists
+every allocated object (address, size) from the spans' allocation bits.
+
+A core is a source, beside the dump file at the left of the flow; it reads the program's binary
+through ``names``, and nothing to its left imports it. Every error a bad input can cause is a
+:class:`heapspurs.core.errors.CoreFileError` naming the file.
+"""

@@ -1,0 +1,3 @@
+module corefile
+
+go 1.21
