@@ -408,6 +408,31 @@ static int table_grow(NodeTable *t) {
     return 0;
 }
 
+/* The nodes a local BFS has reached, in visit order, as (node, parent) pairs, and the table
+   that finds them. */
+typedef struct {
+    int64_t *pairs;
+    size_t cap, count;
+    NodeTable t;
+} Visited;
+
+/* Reach ``node`` from ``parent`` unless it was reached before: 1 when it is new, 0 when it is
+   not, -1 when out of memory. */
+static int visit(Visited *v, int64_t node, int64_t parent) {
+    if (table_find(&v->t, node, (int64_t)v->count) >= 0) return 0;
+    if (v->count == v->cap) {
+        int64_t *more = realloc(v->pairs, v->cap * 4 * sizeof(int64_t));
+        if (!more) return -1;
+        v->pairs = more;
+        v->cap *= 2;
+    }
+    v->pairs[2 * v->count] = node;
+    v->pairs[2 * v->count + 1] = parent;
+    v->count++;
+    if (v->count * 2 > v->t.cap && table_grow(&v->t) < 0) return -1;
+    return 1;
+}
+
 /*
  * bfs_local(indptr, targets, sources, blocked_a, blocked_b, n, m, nsources, limit)
  *   -> bytes of (node, parent) int64 pairs in visit order, or None past ``limit`` nodes
@@ -440,29 +465,17 @@ static PyObject *py_bfs_local(PyObject *self, PyObject *args) {
     const int64_t *indptr = b[0].buf;
     const int32_t *tgt = b[1].buf;
     const int64_t *src = b[2].buf;
-    size_t cap_pairs = 1024, count = 0;
-    int64_t *pairs = malloc(cap_pairs * 2 * sizeof(int64_t));
-    NodeTable t = {NULL, NULL, 0};
-    int bad = 0, nomem = pairs == NULL || table_init(&t, 4096) < 0, over = 0;
+    Visited vis = {malloc(1024 * 2 * sizeof(int64_t)), 1024, 0, {NULL, NULL, 0}};
+    int bad = 0, nomem = vis.pairs == NULL || table_init(&vis.t, 4096) < 0, over = 0;
     Py_BEGIN_ALLOW_THREADS
     for (Py_ssize_t i = 0; !nomem && !bad && i < ns; i++) {
         int64_t s = src[i];
         if (s < 0) continue;
         if (s >= n) { bad = 1; break; }
-        if (table_find(&t, s, (int64_t)count) >= 0) continue;
-        if (count == cap_pairs) {
-            int64_t *more = realloc(pairs, cap_pairs * 4 * sizeof(int64_t));
-            if (!more) { nomem = 1; break; }
-            pairs = more;
-            cap_pairs *= 2;
-        }
-        pairs[2 * count] = s;
-        pairs[2 * count + 1] = SUPER_ROOT;
-        count++;
-        if (count * 2 > t.cap && table_grow(&t) < 0) nomem = 1;
+        if (visit(&vis, s, SUPER_ROOT) < 0) nomem = 1;
     }
-    for (size_t head = 0; !nomem && !bad && !over && head < count; head++) {
-        int64_t u = pairs[2 * head];
+    for (size_t head = 0; !nomem && !bad && !over && head < vis.count; head++) {
+        int64_t u = vis.pairs[2 * head];
         if ((blk[0] && blk[0][u]) || (blk[1] && blk[1][u])) continue;
         int64_t s = indptr[u], e = indptr[u + 1];
         if (s < 0 || e < s || e > m) { bad = 1; break; }
@@ -470,30 +483,21 @@ static PyObject *py_bfs_local(PyObject *self, PyObject *args) {
             int64_t v = tgt[p];
             if (v < 0) continue;
             if (v >= n) { bad = 1; break; }
-            if (table_find(&t, v, (int64_t)count) >= 0) continue;
-            if (count == cap_pairs) {
-                int64_t *more = realloc(pairs, cap_pairs * 4 * sizeof(int64_t));
-                if (!more) { nomem = 1; break; }
-                pairs = more;
-                cap_pairs *= 2;
-            }
-            pairs[2 * count] = v;
-            pairs[2 * count + 1] = u;
-            count++;
-            if (count * 2 > t.cap && table_grow(&t) < 0) { nomem = 1; break; }
-            if ((Py_ssize_t)count > limit) { over = 1; break; }
+            int added = visit(&vis, v, u);
+            if (added < 0) { nomem = 1; break; }
+            if (added && (Py_ssize_t)vis.count > limit) { over = 1; break; }
         }
     }
     Py_END_ALLOW_THREADS
-    free(t.keys); free(t.slot);
+    free(vis.t.keys); free(vis.t.slot);
     for (int i = 0; i < got; i++) PyBuffer_Release(&b[i]);
     PyObject *result = NULL;
     if (nomem) PyErr_NoMemory();
     else if (bad) PyErr_SetString(PyExc_ValueError, "inconsistent graph arrays");
     else if (over) { Py_INCREF(Py_None); result = Py_None; }
-    else result = PyBytes_FromStringAndSize((const char *)pairs,
-                                            (Py_ssize_t)(count * 2 * sizeof(int64_t)));
-    free(pairs);
+    else result = PyBytes_FromStringAndSize((const char *)vis.pairs,
+                                            (Py_ssize_t)(vis.count * 2 * sizeof(int64_t)));
+    free(vis.pairs);
     return result;
 fail:
     for (int i = 0; i < got; i++) PyBuffer_Release(&b[i]);
