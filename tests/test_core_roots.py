@@ -165,6 +165,50 @@ def test_threads_run_their_ms(corefile_run, roots_and_dump):
     assert all(o.on == "g0" for o in threads if o is not t)
 
 
+def _dump_frames(ix, goid: int) -> list[tuple[str, int, int, int]]:
+    r = ix.raw
+    (gi,) = [i for i, d in enumerate(r.goroutines) if d.goid == goid]
+    rows = np.nonzero(r.frame_goroutine == gi)[0]
+    return [(r.names[r.frame_name[i]], int(r.frame_sp[i]), int(r.frame_size[i]),
+             int(r.frame_pc[i])) for i in rows]
+
+
+def test_frames_unwound_are_the_dumps(corefile_run, roots_and_dump):
+    """Each goroutine unchanged since the dump unwinds, with the pclntab, to the dump's frames
+    (function, sp, size, pc), and its frames' pointer words in the core hold the dump's values:
+    the locals of the program's blocked goroutines among them."""
+    rt, roots, ix, _ = roots_and_dump
+    dump = {g.goid: g for g in ix.raw.goroutines}
+    checked = []
+    for g in roots.live_goroutines:
+        frames = roots.frames[g.address]
+        assert frames and frames[-1].name == "runtime.goexit", (g.goid, frames)
+        d = dump[g.goid]
+        if (d.status, d.sp, d.wait_reason) != (g.status, g.sp, g.wait_reason):
+            assert g.goid == 1 or rt.binary.symbol(g.startpc).startswith("runtime."), g.goid
+            continue  # the dump's writer, or a runtime goroutine that ran since
+        mine = [(f.name, f.sp, f.size, f.pc) for f in frames]
+        assert mine == _dump_frames(ix, g.goid), g.goid
+        checked.append(g.goid)
+    names = {f.name for g in roots.live_goroutines for f in roots.frames[g.address]}
+    assert {"main.holdRecv", "main.holdSelect", "main.holdSleep", "main.holdMutex",
+            "main.holdSyscall", "main.nest"} <= names
+    assert len(checked) >= 9
+    # The dump's pointer slots of those frames hold in the core what they held in the dump.
+    r = ix.raw
+    rows = [i for i in range(len(r.frame_sp))
+            if r.goroutines[r.frame_goroutine[i]].goid in checked]
+    slots = 0
+    with open_core(str(corefile_run.core)) as core, \
+            open_address_space(core, str(corefile_run.binary)) as space:
+        for i in rows:
+            for k in range(int(r.frame_pstart[i]), int(r.frame_pstart[i + 1])):
+                at = int(r.frame_sp[i]) + int(r.fptr_off[k])
+                assert space.word(at) == int(r.fptr_val[k]), (r.names[r.frame_name[i]], hex(at))
+                slots += 1
+    assert slots >= 10
+
+
 # --- Corrupt cores: one line each, nothing allocated by a field the core gives --------------
 
 def _file_offset(core_path: Path, address: int) -> int:
@@ -239,6 +283,21 @@ def test_corrupt_module_data(corefile_run, patched):
     with pytest.raises(CoreFileError) as e:
         core_roots(str(bad), str(corefile_run.binary))
     assert "runtime.firstmoduledata puts data at" in _one_line(e, bad)
+
+
+def test_corrupt_return_address(corefile_run, roots_and_dump, patched):
+    rt, roots, _, _ = roots_and_dump
+    (g,) = [g for g in roots.live_goroutines if g.wait_reason == "chan receive"]
+    first = roots.frames[g.address][0]
+    bad = patched(first.fp - 8, struct.pack("<Q", 0x10))  # gopark returns nowhere
+    with pytest.raises(CoreFileError) as e:
+        core_roots(str(bad), str(corefile_run.binary))
+    assert f"goroutine {g.goid}'s runtime.gopark returns to 0x10" in _one_line(e, bad)
+    sp = rt.field("runtime.g", "sched.sp").offset
+    bad = patched(g.address + sp, struct.pack("<Q", g.stack_hi - 8))  # a frame past the stack
+    with pytest.raises(CoreFileError) as e:
+        core_roots(str(bad), str(corefile_run.binary))
+    assert "is outside its stack" in _one_line(e, bad)
 
 
 def test_corrupt_wait_reason(corefile_run, patched):
