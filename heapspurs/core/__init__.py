@@ -5,7 +5,11 @@ memory, and the heap in it walked the way the runtime's garbage collector sees i
 registers, file mappings, build id), ``memory`` lays the program's read-only segments under the
 core where the core left them out, and ``heap`` finds the runtime's ``mheap_`` by the program's
 symbol table, its struct layouts by the program's DWARF (the ``names`` stage's readers), and lists
-every allocated object (address, size) from the spans' allocation bits.
+every allocated object (address, size) from the spans' allocation bits. The roots: ``layouts``
+(the runtime's structs and globals from the program's DWARF, by dotted field path), ``globals``
+(the data and BSS segments' pointer words from ``runtime.firstmoduledata``'s GC masks),
+``goroutines`` (``runtime.allgs``, and each thread's m and goroutine), ``unwind`` (a goroutine's
+frames from the pclntab) and ``roots`` (all of them in one call).
 
 A core is a source, beside the dump file at the left of the flow; it reads the program's binary
 through ``names``, and nothing to its left imports it. Every error a bad input can cause is a

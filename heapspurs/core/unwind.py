@@ -1,0 +1,190 @@
+"""A goroutine's stack frames, unwound from its saved context with the program's function table
+(the pclntab), as the runtime's ``unwinder`` does for the heap dump (linux/amd64, no link
+register).
+
+The main module's ``runtime.moduledata`` points at the tables: ``ftab`` (each function's entry
+and ``_func`` offsets, sorted by entry, one sentinel entry past the last function), ``pclntable``
+(the ``_func`` records: ``entryOff``, ``nameOff`` into ``funcnametab``, ``pcsp`` into ``pctab``,
+``flag``), ``pctab`` (pc-value tables: pairs of zig-zag varint value delta and varint pc delta
+from the entry, value starting at -1, ending with a 0 value delta). A frame at ``pc`` with
+lowest address ``sp`` ends at ``fp = sp + spdelta(pc) + 8`` (the return address is the word
+below ``fp``); its caller's frame starts at ``fp`` with that return address as its pc. The walk
+ends at a function flagged top-of-stack (``runtime.goexit``, ``runtime.mstart``) or a return
+address of 0; a return address in no function is an error, as it is the runtime's (it throws
+"unknown caller pc").
+
+Every frame is checked to lie within the goroutine's stack, and the walk is bounded by the
+number of words on it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from heapspurs.core.errors import CoreFileError, UnmappedAddress
+from heapspurs.core.goroutines import CoreGoroutine
+from heapspurs.core.layouts import RuntimeTypes
+from heapspurs.core.memory import AddressSpace
+
+PTR_SIZE = 8
+PC_QUANTUM = 1  # amd64
+FUNC_FLAG_TOP_FRAME = 1  # internal/abi.FuncFlagTopFrame
+MD_SLICES = ("ftab", "pclntable", "pctab", "funcnametab", "textsectmap")
+FUNC_FIELDS = ("entryOff", "nameOff", "pcsp", "flag")
+MAX_NAME = 1 << 16  # a function name longer than this is corrupt data
+
+
+@dataclass(frozen=True)
+class Func:
+    entry: int
+    name: str
+    pcsp: int  # offset of its pc-sp table in pctab
+    flag: int
+
+
+@dataclass(frozen=True)
+class Frame:
+    name: str
+    entry: int
+    pc: int
+    sp: int  # lowest address of the frame
+    fp: int  # one past its highest (the caller's sp)
+
+    @property
+    def size(self) -> int:
+        return self.fp - self.sp
+
+
+class FuncTable:
+    """The main module's function table, read from the process (its bytes are in the program's
+    read-only data, which :class:`AddressSpace` reads from the program)."""
+
+    def __init__(self, space: AddressSpace, rt: RuntimeTypes):
+        self.where = space.core.path
+        md_addr = rt.global_var("runtime.firstmoduledata").address
+        raw = space.read(md_addr, rt.struct_size("runtime.moduledata"))
+        f = rt.fields("runtime.moduledata", ("text", *MD_SLICES))
+        self.text = f["text"].of(raw)
+        tables = {}
+        for name in MD_SLICES:
+            at = f[name].offset
+            ptr, n = (int.from_bytes(raw[at + k:at + k + 8], "little") for k in (0, 8))
+            elem = 8 if name == "ftab" else 24 if name == "textsectmap" else 1
+            if n * elem > space.core.size:
+                raise CoreFileError(f"{self.where}: runtime.firstmoduledata.{name} has {n} "
+                                    "entries, more than the core holds: a corrupt core")
+            tables[name] = (ptr, n)
+        if tables["textsectmap"][1] > 1:
+            raise CoreFileError(f"{rt.program}: a program with {tables['textsectmap'][1]} text "
+                                "sections, which heapspurs does not unwind yet")
+        ptr, n = tables["ftab"]
+        if n < 1:
+            raise CoreFileError(f"{self.where}: runtime.firstmoduledata.ftab is empty: a "
+                                "corrupt core")
+        ftab = np.frombuffer(space.read(ptr, n * 8), "<u4").reshape(n, 2)
+        self.entryoffs = ftab[:, 0].astype(np.int64)
+        self.funcoffs = ftab[:, 1].astype(np.int64)
+        if np.any(self.entryoffs[1:] < self.entryoffs[:-1]):
+            raise CoreFileError(f"{self.where}: the function table is not sorted by entry: a "
+                                "corrupt core or another program")
+        self.pclntable = space.read(*tables["pclntable"])
+        self.pctab = space.read(*tables["pctab"])
+        self.funcnametab = space.read(*tables["funcnametab"])
+        self.func_size = rt.struct_size("runtime._func")
+        self.func_fields = rt.fields("runtime._func", FUNC_FIELDS)
+        self._cache: dict[int, Func] = {}
+
+    def _corrupt(self, what: str) -> CoreFileError:
+        return CoreFileError(f"{self.where}: {what}: a corrupt core or another program")
+
+    def find(self, pc: int) -> Func | None:
+        """The function whose code holds ``pc`` (None: no function does)."""
+        off = pc - self.text
+        if off < 0 or off >= int(self.entryoffs[-1]):
+            return None
+        i = int(np.searchsorted(self.entryoffs, off, side="right")) - 1
+        if i < 0 or i >= len(self.entryoffs) - 1:
+            return None
+        if i in self._cache:
+            return self._cache[i]
+        at = int(self.funcoffs[i])
+        raw = self.pclntable[at:at + self.func_size]
+        if len(raw) < self.func_size:
+            raise self._corrupt(f"function {i}'s record at {at} is past the function table")
+        ff = self.func_fields
+        name_at = ff["nameOff"].signed(raw)
+        end = self.funcnametab.find(b"\0", max(name_at, 0), max(name_at, 0) + MAX_NAME)
+        if name_at < 0 or end < 0:
+            raise self._corrupt(f"function {i}'s name at {name_at} is not in the name table")
+        func = Func(self.text + ff["entryOff"].of(raw),
+                    self.funcnametab[name_at:end].decode("utf-8", "replace"),
+                    ff["pcsp"].of(raw), ff["flag"].of(raw))
+        self._cache[i] = func
+        return func
+
+    def sp_delta(self, f: Func, pc: int) -> int:
+        """The value of ``f``'s pc-sp table at ``pc`` (``runtime.funcspdelta``)."""
+        p = self.pctab
+        i, val, at = f.pcsp, -1, f.entry
+        first = True
+        while i < len(p):
+            uv, i = _uvarint(p, i)
+            if uv == 0 and not first:
+                break
+            val += -(uv & 1) ^ (uv >> 1)
+            pcd, i = _uvarint(p, i)
+            at += pcd * PC_QUANTUM
+            first = False
+            if pc < at:
+                return val
+        raise self._corrupt(f"{f.name}'s pc-sp table has no value at {pc:#x}")
+
+
+def _uvarint(p: bytes, i: int) -> tuple[int, int]:
+    v, shift = 0, 0
+    while i < len(p) and shift < 35:  # at most 5 bytes: the runtime reads uint32s
+        b = p[i]
+        i += 1
+        v |= (b & 0x7F) << shift
+        if not b & 0x80:
+            return v & 0xFFFFFFFF, i
+        shift += 7
+    raise ValueError("a varint runs past the end of the pc table")
+
+
+def unwind(space: AddressSpace, table: FuncTable, g: CoreGoroutine,
+           start: tuple[int, int] | None = None) -> list[Frame]:
+    """``g``'s frames, innermost first, from its saved context (the sp/pc the dump uses) or
+    from ``start`` = (pc, sp), its thread's registers when it is running."""
+    where = space.core.path
+    pc, sp = start if start is not None else (g.pc, g.sp)
+    frames: list[Frame] = []
+    limit = max(0, (g.stack_hi - g.stack_lo) // PTR_SIZE)
+    while pc and len(frames) <= limit:
+        f = table.find(pc)
+        if f is None:  # the runtime's unwinder throws "unknown caller pc"
+            what = f"{frames[-1].name} returns to" if frames else "pc is"
+            raise CoreFileError(f"{where}: goroutine {g.goid}'s {what} {pc:#x}, in no "
+                                "function: a corrupt core or another program")
+        try:
+            delta = table.sp_delta(f, pc)
+        except ValueError as e:
+            raise CoreFileError(f"{where}: {f.name}'s pc-sp table: {e}") from None
+        fp = sp + delta + PTR_SIZE
+        if delta < 0 or not (g.stack_lo <= sp and fp <= g.stack_hi):
+            raise CoreFileError(f"{where}: goroutine {g.goid}'s frame of {f.name} at "
+                                f"{sp:#x}..{fp:#x} is outside its stack {g.stack_lo:#x}.."
+                                f"{g.stack_hi:#x}: a corrupt core")
+        frames.append(Frame(f.name, f.entry, pc, sp, fp))
+        if f.flag & FUNC_FLAG_TOP_FRAME:
+            break
+        try:
+            pc = space.word(fp - PTR_SIZE)
+        except UnmappedAddress:
+            raise CoreFileError(f"{where}: goroutine {g.goid}'s stack at {fp - 8:#x} is not in "
+                                "the core: a truncated core") from None
+        sp = fp
+    return frames
+
