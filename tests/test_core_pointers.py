@@ -21,6 +21,7 @@ from heapspurs.core.errors import CoreFileError
 from heapspurs.core.heap import PAGE_SIZE, heap_objects, runtime_layout
 from heapspurs.core.memory import AddressSpace, open_address_space
 from heapspurs.core.pointers import (
+    ARENA_BASE_OFFSET,
     MALLOC_HEADER_SIZE,
     PointerSlots,
     pointer_layout,
@@ -320,3 +321,33 @@ def test_mask_not_built_yet(corefile_run, types, core_slots):
     assert got.pstart[i + 1] == got.pstart[i]
     held = int(slots.pstart[i + 1] - slots.pstart[i])
     assert held >= 20000 and len(got.poff) == len(slots.poff) - held
+
+
+def test_no_more_pointers(corefile_run, types, core_slots):
+    """Go 1.21: past the bitmap word whose noMorePtrs bit is set, an object's bits are not
+    read (the runtime keeps them zero; here they are set, and ignored as the runtime would)."""
+    layout, pl, heap, slots, _ = core_slots
+    if pl.arena is None:
+        pytest.skip("the arena bitmap is Go 1.21's")
+    ab = pl.arena
+    program = str(corefile_run.binary)
+    with open_core(str(corefile_run.core)) as core, open_address_space(core, program) as space:
+        big = _global(types, space, "main.ptrsBig")[0]
+        idx = (big - ARENA_BASE_OFFSET) % (1 << 64) // ab.arena_bytes
+        arena = space.word(space.word(ab.arenas) + 8 * idx)
+        word = big // 8 % (ab.arena_bytes // 8)
+        flags = np.unpackbits(np.frombuffer(space.read(arena + ab.no_more_ptrs + word // 512,
+                                                       40), np.uint8), bitorder="little")
+    i = int(np.searchsorted(heap.addr, big))
+    size = int(heap.size[i])
+    marked = np.nonzero(flags[word // 64 % 8:word // 64 % 8 + size // 512])[0]
+    assert len(marked) and marked[0] < size // 512 - 1  # the object goes on past the mark
+    junk_from = big // 8 % (ab.arena_bytes // 8) // 64 + int(marked[0]) + 1  # bitmap words
+    junk_to = (big + size) // 8 % (ab.arena_bytes // 8) // 64
+
+    def junk(space, heap, pl):
+        return {arena + ab.bitmap + 8 * junk_from: b"\xff" * 8 * (junk_to - junk_from)}
+
+    got, msg = _corrupt(corefile_run, types, junk)
+    assert msg is None and got is not None
+    assert np.array_equal(got.pstart, slots.pstart) and np.array_equal(got.poff, slots.poff)
