@@ -271,17 +271,27 @@ def test_corrupt_malloc_header(corefile_run, types, core_slots):
     assert msg and "does not describe an object" in msg
 
 
-def test_corrupt_span(corefile_run, types, core_slots):
-    layout = core_slots[0]
+@pytest.mark.parametrize("pages, says", [(1 << 50, "is not a span"),
+                                         (None, "is not all in the core")])
+def test_corrupt_span(corefile_run, types, core_slots, pages, says):
+    """The highest span (made one with pointers) claims more pages: past the core's size, or
+    past the memory the core holds."""
+    layout, _, heap, _, _ = core_slots
 
     def huge_span(space, heap, pl):
         hdr = space.read(layout.mheap + layout.allspans.offset, 16)
-        array = int.from_bytes(hdr[:8], "little")
-        f = pl.mspan["npages"]
-        return {space.word(array) + f.offset: (1 << 50).to_bytes(f.size, "little")}
+        array, length = (int.from_bytes(hdr[k:k + 8], "little") for k in (0, 8))
+        spans = np.frombuffer(space.read(array, 8 * length), "<u8").tolist()
+        f = pl.mspan
+        used = [p for p in spans if space.read(p + f["state"].offset, 1)[0] == 1]
+        top = max(used, key=lambda p: space.word(p + f["startAddr"].offset))
+        n = pages or space.core.size // PAGE_SIZE // 2
+        spanclass = space.read(top + f["spanclass"].offset, 1)[0] & ~1  # one with pointers
+        return {top + f["npages"].offset: n.to_bytes(f["npages"].size, "little"),
+                top + f["spanclass"].offset: bytes([spanclass])}
 
     _, msg = _corrupt(corefile_run, types, huge_span)
-    assert msg and "is not a span" in msg
+    assert msg and says in msg, msg
 
 
 def test_corrupt_arena_map(corefile_run, types, core_slots):

@@ -353,6 +353,19 @@ def _values(space: AddressSpace, addr: np.ndarray, counts: np.ndarray, poff: np.
     return out
 
 
+def _check_held(space: AddressSpace, span: _Span) -> None:
+    """The core's file holds all of the span's memory: what is worked out for the span is
+    bounded by what the file really holds, not by what its fields claim."""
+    address, end = span.start, span.start + span.npages * PAGE_SIZE
+    while address < end:
+        have = space.core.held(address)
+        if have == 0:
+            raise CoreFileError(f"{space.core.path}: the span of {span.npages} pages from "
+                                f"{span.start:#x} is not all in the core (nothing at "
+                                f"{address:#x}): a truncated or corrupt core")
+        address += have
+
+
 def pointer_slots(space: AddressSpace, layout: RuntimeLayout, pl: PointerLayout,
                   heap: HeapObjects) -> PointerSlots:
     """The pointer slots of the objects of ``heap`` and the values in them."""
@@ -374,7 +387,9 @@ def pointer_slots(space: AddressSpace, layout: RuntimeLayout, pl: PointerLayout,
     untyped = 0
     for s, a, b in zip(spans, first.tolist(), last.tolist(), strict=True):
         if a == b or s.spanclass & SPAN_CLASS_NOSCAN:
+            # Noscan spans hold no pointers (Go 1.21 keeps their bitmap zero: mbitmap.go).
             continue
+        _check_held(space, s)
         c, poff, u = _span_slots(space, pl, s, heap.addr[a:b], types, arenas)
         counts[a:b] = c
         untyped += u
