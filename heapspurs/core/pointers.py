@@ -205,7 +205,7 @@ class _Types:
 
     def __init__(self, space: AddressSpace, pl: PointerLayout):
         self.space, self.pl = space, pl
-        self.tiles: dict[tuple[int, int], np.ndarray | None] = {}
+        self.tiles: dict[tuple[int, int, int], np.ndarray | None] = {}
 
     def mask(self, typ: int, limit: int) -> tuple[int, np.ndarray] | None:
         """(Size_, byte offsets of the pointer words in one element); None when the mask is
