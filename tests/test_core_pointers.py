@@ -63,7 +63,7 @@ def core_slots(corefile_run, types):
     return layout, pl, heap, slots, headers
 
 
-def _struct(types: GoTypes, name: str):
+def struct_type(types: GoTypes, name: str):
     return next(t for t in types.types if t.name == name and t.tag == "struct")
 
 
@@ -108,7 +108,7 @@ def test_pointer_slots_are_the_dumps(corefile_run, types, core_slots):
     assert len(slots.poff) > 10000
 
     # The values that differ are words of the dumping goroutine and of its thread.
-    g, m = _struct(types, "runtime.g"), _struct(types, "runtime.m")
+    g, m = struct_type(types, "runtime.g"), struct_type(types, "runtime.m")
     g_m = next(o for n, o, _ in g.fields if n == "m")
     names = {}
     with open_core(str(corefile_run.core)) as core, \

@@ -5,7 +5,10 @@ memory, and the heap in it walked the way the runtime's garbage collector sees i
 registers, file mappings, build id), ``memory`` lays the program's read-only segments under the
 core where the core left them out, and ``heap`` finds the runtime's ``mheap_`` by the program's
 symbol table, its struct layouts by the program's DWARF (the ``names`` stage's readers), and lists
-every allocated object (address, size) from the spans' allocation bits. The roots: ``layouts``
+every allocated object (address, size) from the spans' allocation bits; ``pointers`` reads each
+object's pointer slots as the collector does (the heap arena bitmap before Go 1.22; heap bits at
+the span's end, malloc headers and ``largeType`` since, below the Green Tea GC's inline mark
+bits from 1.26). The roots: ``layouts``
 (the runtime's structs and globals from the program's DWARF, by dotted field path), ``globals``
 (the data and BSS segments' pointer words from ``runtime.firstmoduledata``'s GC masks),
 ``goroutines`` (``runtime.allgs``, and each thread's m and goroutine), ``unwind`` (a goroutine's

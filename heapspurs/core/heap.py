@@ -58,7 +58,7 @@ class HeapObjects:
     spans_in_use: int
 
 
-def _struct(types: GoTypes, name: str, program: str) -> int:
+def struct_type(types: GoTypes, name: str, program: str) -> int:
     """The index of the struct type ``name`` (its typedef followed)."""
     for i, t in enumerate(types.types):
         if t.name == name:
@@ -69,7 +69,7 @@ def _struct(types: GoTypes, name: str, program: str) -> int:
                         "built without DWARF (-ldflags=-w)")
 
 
-def _fields(types: GoTypes, struct: int, names: tuple[str, ...], program: str
+def struct_fields(types: GoTypes, struct: int, names: tuple[str, ...], program: str
             ) -> dict[str, Field]:
     t = types.types[struct]
     have = {}
@@ -110,14 +110,14 @@ def runtime_layout(program: str, binary: Binary | None = None) -> RuntimeLayout:
             what = f"a Go program without the symbol {MHEAP_SYMBOL}"
         raise CoreFileError(f"{program}: {what}")
     types = load_types(program, pcs=np.zeros(0, np.uint64))
-    mheap_t = _struct(types, "runtime.mheap", program)
-    mspan_t = _struct(types, "runtime.mspan", program)
-    allspans = _fields(types, mheap_t, ("allspans",), program)["allspans"]
+    mheap_t = struct_type(types, "runtime.mheap", program)
+    mspan_t = struct_type(types, "runtime.mspan", program)
+    allspans = struct_fields(types, mheap_t, ("allspans",), program)["allspans"]
     if allspans.size != 24:
         raise CoreFileError(f"{program}: runtime.mheap.allspans is {allspans.size} bytes, "
                             "not a slice")
     return RuntimeLayout(binary.go_version, mheap, allspans, types.types[mspan_t].size,
-                         _fields(types, mspan_t, MSPAN_FIELDS, program))
+                         struct_fields(types, mspan_t, MSPAN_FIELDS, program))
 
 
 def _uint(raw: bytes, f: Field) -> int:

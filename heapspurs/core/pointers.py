@@ -38,10 +38,10 @@ from heapspurs.core.heap import (
     Field,
     HeapObjects,
     RuntimeLayout,
-    _fields,
-    _struct,
     heap_objects,
     runtime_layout,
+    struct_fields,
+    struct_type,
 )
 from heapspurs.core.memory import AddressSpace, open_address_space
 from heapspurs.names.dwarf_types import GoTypes, load_types
@@ -124,11 +124,11 @@ def _array_of_pointers_to(types: GoTypes, t: int) -> tuple[int, int]:
 
 
 def _arena_bitmap(types: GoTypes, layout: RuntimeLayout, program: str) -> ArenaBitmap | None:
-    arena = _struct(types, "runtime.heapArena", program)
+    arena = struct_type(types, "runtime.heapArena", program)
     have = _members(types, arena)
     if "bitmap" not in have or "noMorePtrs" not in have:
         return None
-    mheap = _members(types, _struct(types, "runtime.mheap", program))
+    mheap = _members(types, struct_type(types, "runtime.mheap", program))
     l1, inner = _array_of_pointers_to(types, mheap.get("arenas", (0, -1))[1])
     l2, target = _array_of_pointers_to(types, inner)
     words = types.types[have["bitmap"][1]]
@@ -143,18 +143,18 @@ def pointer_layout(program: str, layout: RuntimeLayout, types: GoTypes | None = 
                    ) -> PointerLayout:
     """Where ``program``'s runtime keeps its heap's pointer bits, from its DWARF."""
     types = types or load_types(program, pcs=np.zeros(0, np.uint64))
-    mspan_t = _struct(types, "runtime.mspan", program)
+    mspan_t = struct_type(types, "runtime.mspan", program)
     arena = _arena_bitmap(types, layout, program)
     if arena is not None:
-        return PointerLayout(_fields(types, mspan_t, MSPAN_POINTER_FIELDS, program), arena,
+        return PointerLayout(struct_fields(types, mspan_t, MSPAN_POINTER_FIELDS, program), arena,
                              None, 0, False, 0)
-    mspan = _fields(types, mspan_t, (*MSPAN_POINTER_FIELDS, "largeType"), program)
-    abi_t = _struct(types, "internal/abi.Type", program)
+    mspan = struct_fields(types, mspan_t, (*MSPAN_POINTER_FIELDS, "largeType"), program)
+    abi_t = struct_type(types, "internal/abi.Type", program)
     inline = 0
     for t in types.types:
         if t.name == "runtime.spanInlineMarkBits" and t.tag == "struct":
             inline = t.size
-    return PointerLayout(mspan, None, _fields(types, abi_t, ABI_TYPE_FIELDS, program),
+    return PointerLayout(mspan, None, struct_fields(types, abi_t, ABI_TYPE_FIELDS, program),
                          types.types[abi_t].size,
                          _go_release(layout.go_version) >= GC_MASK_ON_DEMAND_SINCE, inline)
 
