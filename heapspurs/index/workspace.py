@@ -19,6 +19,7 @@ from __future__ import annotations
 import mmap
 import os
 import shutil
+import sys
 import tempfile
 import threading
 import weakref
@@ -203,22 +204,35 @@ def watch_resident(owner: object, budget: int, trim: Callable[[Any], None],
     ref, stop = weakref.ref(owner), stop or threading.Event()
 
     def watch() -> None:
-        # When what is left after a trim (memory no trim can drop) is itself near the limit,
-        # trimming again at once would only make the mapped pages come back over and over:
-        # the next trim waits until the mapped pages have grown by a tenth of the budget.
-        threshold = limit
         while not stop.wait(POLL_S):
             held = ref()
             if held is None:
                 return
-            if resident_bytes() > threshold:
+            if resident_bytes() > limit:
                 trim(held)
-                threshold = max(limit, resident_bytes() + budget // 10)
+                left = resident_bytes()
+                if left > limit:
+                    # What no trim can drop is over the limit by itself: trimming again would
+                    # only make the mapped pages come back over and over. Say so, and stop.
+                    over_budget(budget, left)
+                    return
             del held
 
     thread = threading.Thread(target=watch, name="heapspurs-budget", daemon=True)
     thread.start()
     return thread
+
+
+_warned_over = False
+
+
+def over_budget(budget: int, held: int) -> None:
+    """Warn (once) that a question holds more memory than the budget allows."""
+    global _warned_over
+    if not _warned_over:
+        _warned_over = True
+        print(f"heapspurs: warning: this run holds {_mib(held)} that cannot go to disk, over "
+              f"the --memory budget of {_mib(budget)}: going on over it", file=sys.stderr)
 
 
 def _drop(mm: mmap.mmap) -> None:
