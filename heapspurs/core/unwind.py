@@ -32,7 +32,7 @@ PTR_SIZE = 8
 PC_QUANTUM = 1  # amd64
 FUNC_FLAG_TOP_FRAME = 1  # internal/abi.FuncFlagTopFrame
 MD_SLICES = ("ftab", "pclntable", "pctab", "funcnametab", "textsectmap")
-FUNC_FIELDS = ("entryOff", "nameOff", "pcsp", "flag")
+FUNC_FIELDS = ("entryOff", "nameOff", "args", "pcsp", "npcdata", "flag", "nfuncdata")
 MAX_NAME = 1 << 16  # a function name longer than this is corrupt data
 
 
@@ -42,6 +42,10 @@ class Func:
     name: str
     pcsp: int  # offset of its pc-sp table in pctab
     flag: int
+    args: int = 0  # its arguments' size in bytes (signed: abi.ArgsSizeUnknown is -1 << 31)
+    npcdata: int = 0  # the pc-value tables' offsets that follow the record (uint32 each)
+    nfuncdata: int = 0  # then the funcdata offsets from moduledata.gofunc (uint32 each)
+    record: int = 0  # the record's offset in pclntable
 
 
 @dataclass(frozen=True)
@@ -65,8 +69,9 @@ class FuncTable:
         self.where = space.core.path
         md_addr = rt.global_var("runtime.firstmoduledata").address
         raw = space.read(md_addr, rt.struct_size("runtime.moduledata"))
-        f = rt.fields("runtime.moduledata", ("text", *MD_SLICES))
+        f = rt.fields("runtime.moduledata", ("text", "gofunc", *MD_SLICES))
         self.text = f["text"].of(raw)
+        self.gofunc = f["gofunc"].of(raw)
         tables = {}
         for name in MD_SLICES:
             at = f[name].offset
@@ -94,6 +99,9 @@ class FuncTable:
         self.funcnametab = space.read(*tables["funcnametab"])
         self.func_size = rt.struct_size("runtime._func")
         self.func_fields = rt.fields("runtime._func", FUNC_FIELDS)
+        # The pcdata and funcdata offsets follow the record's last field, nfuncdata.
+        nfd = self.func_fields["nfuncdata"]
+        self.func_tail = nfd.offset + nfd.size
         self._cache: dict[int, Func] = {}
 
     def _corrupt(self, what: str) -> CoreFileError:
@@ -120,26 +128,56 @@ class FuncTable:
             raise self._corrupt(f"function {i}'s name at {name_at} is not in the name table")
         func = Func(self.text + ff["entryOff"].of(raw),
                     self.funcnametab[name_at:end].decode("utf-8", "replace"),
-                    ff["pcsp"].of(raw), ff["flag"].of(raw))
+                    ff["pcsp"].of(raw), ff["flag"].of(raw), ff["args"].signed(raw),
+                    ff["npcdata"].of(raw), ff["nfuncdata"].of(raw), at)
         self._cache[i] = func
         return func
 
     def sp_delta(self, f: Func, pc: int) -> int:
         """The value of ``f``'s pc-sp table at ``pc`` (``runtime.funcspdelta``)."""
+        return self.pc_value(f, f.pcsp, pc)
+
+    def pc_value(self, f: Func, table: int, pc: int) -> int:
+        """The value at ``pc`` of ``f``'s pc-value table at offset ``table`` of pctab
+        (``runtime.pcvalue``: -1 for no table; a table that does not cover ``pc`` is
+        corrupt). Bounded: each step reads at least two bytes of pctab."""
+        if table == 0:
+            return -1
         p = self.pctab
-        i, val, at = f.pcsp, -1, f.entry
-        first = True
+        i, val, at = table, -1, f.entry
         while i < len(p):
             uv, i = _uvarint(p, i)
-            if uv == 0 and not first:
+            if uv == 0 and at != f.entry:
                 break
             val += -(uv & 1) ^ (uv >> 1)
             pcd, i = _uvarint(p, i)
             at += pcd * PC_QUANTUM
-            first = False
             if pc < at:
                 return val
-        raise self._corrupt(f"{f.name}'s pc-sp table has no value at {pc:#x}")
+        raise self._corrupt(f"{f.name}'s pc-value table at {table} has no value at {pc:#x}")
+
+    def _tail_word(self, f: Func, index: int) -> int:
+        """The ``index``-th uint32 after ``f``'s record (its pcdata, then funcdata, offsets)."""
+        at = f.record + self.func_tail + 4 * index
+        if at + 4 > len(self.pclntable):
+            raise self._corrupt(f"{f.name}'s pcdata/funcdata offsets run past the function "
+                                "table")
+        return int.from_bytes(self.pclntable[at:at + 4], "little")
+
+    def pcdata_value(self, f: Func, table: int, pc: int) -> int:
+        """``runtime.pcdatavalue``: the value of ``f``'s pcdata table ``table`` at ``pc``
+        (-1 when ``f`` has no such table)."""
+        if table >= f.npcdata:
+            return -1
+        return self.pc_value(f, self._tail_word(f, table), pc)
+
+    def funcdata(self, f: Func, index: int) -> int | None:
+        """``runtime.funcdata``: the address of ``f``'s funcdata ``index`` (None: it has
+        none)."""
+        if index >= f.nfuncdata:
+            return None
+        off = self._tail_word(f, f.npcdata + index)
+        return None if off == 0xFFFFFFFF else self.gofunc + off
 
 
 def _uvarint(p: bytes, i: int) -> tuple[int, int]:
