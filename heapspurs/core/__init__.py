@@ -12,7 +12,8 @@ bits from 1.26). The roots: ``layouts``
 (the runtime's structs and globals from the program's DWARF, by dotted field path), ``globals``
 (the data and BSS segments' pointer words from ``runtime.firstmoduledata``'s GC masks),
 ``goroutines`` (``runtime.allgs``, and each thread's m and goroutine), ``unwind`` (a goroutine's
-frames from the pclntab) and ``roots`` (all of them in one call).
+frames from the pclntab), ``stackmaps`` (each frame's pointer slots from the pclntab's stack
+maps, as the dump writes them) and ``roots`` (all of them in one call).
 
 A core is a source, beside the dump file at the left of the flow; it reads the program's binary
 through ``names``, and nothing to its left imports it. Every error a bad input can cause is a
