@@ -41,6 +41,12 @@ def corefile_run(go_version):
 
 
 @pytest.fixture(scope="session")
+def corestack_run(go_version):
+    needs_tool(GCORE, "gcore (Debian package gdb)")
+    return core_run("corestack", go_version)
+
+
+@pytest.fixture(scope="session")
 def core_and_dump(corefile_run):
     rt = RuntimeTypes(str(corefile_run.binary))
     ix = load_index(str(corefile_run.dump), use_cache=False)
@@ -69,9 +75,9 @@ def _dump_frames(ix, goid: int) -> list[int]:
 
 def compare(roots, slots, ix) -> tuple[int, int, list]:
     """(frames compared, slots compared, differences) over the goroutines the core and the dump
-    see the same frames of."""
+    see the same frames of (all but one or two: test_core_roots)."""
     r = ix.raw
-    frames_seen = slots_seen = 0
+    frames_seen = slots_seen = goroutines_seen = 0
     diffs = []
     for g in roots.live_goroutines:
         frames = roots.frames[g.address]
@@ -81,6 +87,7 @@ def compare(roots, slots, ix) -> tuple[int, int, list]:
                    int(r.frame_pc[i])) for i in rows]
         if mine != theirs:
             continue  # it ran since the dump (test_core_roots says which may)
+        goroutines_seen += 1
         for f, (offs, vals), i in zip(frames, slots[g.address], rows, strict=True):
             s, e = int(r.frame_pstart[i]), int(r.frame_pstart[i + 1])
             d_offs, d_vals = r.fptr_off[s:e], r.fptr_val[s:e]
@@ -91,6 +98,7 @@ def compare(roots, slots, ix) -> tuple[int, int, list]:
                               [hex(v) for v in d_vals.tolist()]))
             frames_seen += 1
             slots_seen += e - s
+    assert goroutines_seen >= len(roots.live_goroutines) - 2
     return frames_seen, slots_seen, diffs
 
 
@@ -106,6 +114,23 @@ def test_frame_slots_are_the_dumps(corefile_run, core_and_dump):
             for f, (o, _) in zip(roots.frames[g.address], slots[g.address], strict=True)
             if f.name.startswith("main.hold")]
     assert held and sum(len(o) for o in held) >= 3
+
+
+def test_frame_slots_are_the_dumps_reflect_and_arguments(corestack_run):
+    """tests/goprogs/corestack: frames of reflect's stubs (their arguments' size from the
+    reflect.methodValue they saved), of many pointer arguments, of address-taken locals and
+    under a deferred call."""
+    rt = RuntimeTypes(str(corestack_run.binary))
+    ix = load_index(str(corestack_run.dump), use_cache=False)
+    roots, slots = _frames_slots(corestack_run, rt)
+    frames_seen, slots_seen, diffs = compare(roots, slots, ix)
+    print(f"go {corestack_run.version}: {frames_seen} frames, {slots_seen} pointer slots "
+          "compared")
+    assert not diffs, diffs
+    names = {f.name for g in roots.live_goroutines for f in roots.frames[g.address]}
+    assert {"reflect.makeFuncStub", "reflect.methodValueCall", "main.manyArgs",
+            "main.addressTaken", "main.deferred"} <= names, names
+    assert frames_seen >= 40 and slots_seen >= 40
 
 
 def test_comparison_can_fail(corefile_run, core_and_dump):

@@ -1,0 +1,3 @@
+module corestack
+
+go 1.21
