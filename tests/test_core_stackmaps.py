@@ -29,7 +29,7 @@ from heapspurs.core.stackmaps import (
     PCDATA_STACK_MAP_INDEX,
     FrameSlots,
 )
-from heapspurs.core.unwind import FuncTable
+from heapspurs.core.unwind import Frame, Func, FuncTable
 from heapspurs.index.load import load_index
 from heapspurs.names.elf_binary import read_binary
 
@@ -222,3 +222,82 @@ def test_corrupt_pcdata_offsets(corefile_run, core_and_dump, tmp_path):
     # The table's first pair covers one byte of code, then ends.
     bad = _patched_program(corefile_run, tmp_path, pctab + pcdata, b"\x02\x01\x00")
     assert "main.holdRecv's pc-value table" in _fails(corefile_run, bad)
+
+
+# --- The paths no blocked goroutine takes, on made-up tables ----------------------------------
+# A goroutine parked by the scheduler is never in an assembly function without stack maps but
+# runtime.goexit (no locals map, an empty range); a frame without a locals map or whose callee
+# has no arguments map (every word of its arguments then) is one interrupted while it runs.
+
+class _Core:
+    path = "made-up.core"
+
+
+class _Space:
+    core = _Core()
+
+    def __init__(self, memory: dict[int, bytes]):
+        self.memory = memory
+
+    def read(self, address: int, size: int) -> bytes:
+        base = max(a for a in self.memory if a <= address)
+        return self.memory[base][address - base:address - base + size]
+
+    def word(self, address: int) -> int:
+        return 0x1234
+
+
+class _Table:
+    def __init__(self, funcs: dict[int, Func], maps: dict[tuple[int, int], int]):
+        self.funcs, self.maps = funcs, maps
+
+    def find(self, pc: int) -> Func:
+        return self.funcs[pc & ~0xFF]
+
+    def pcdata_value(self, f: Func, table: int, pc: int) -> int:
+        return -1  # no stack map index: map 0
+
+    def funcdata(self, f: Func, index: int) -> int | None:
+        return self.maps.get((f.entry, index))
+
+
+def _stackmap(n: int, nbit: int, *bitmaps: int) -> bytes:
+    size = (nbit + 7) >> 3
+    return struct.pack("<ii", n, nbit) + b"".join(b.to_bytes(size, "little") for b in bitmaps)
+
+
+def _made_up(asm_args: int = 16, locals_n: int = 1, args_nbit: int = 1):
+    asm = Func(0x1000, "asm", 0, 0, args=asm_args)  # no maps at all
+    caller = Func(0x2000, "caller", 0, 0, args=8)
+    goexit = Func(0x3000, "runtime.goexit", 0, 1)
+    memory = {0x9000: _stackmap(locals_n, 3, 0b101), 0x9100: _stackmap(1, args_nbit, 0b1),
+              0x9200: _stackmap(1, 0)}
+    maps = {(0x2000, FUNCDATA_LOCALS_POINTER_MAPS): 0x9000, (0x2000, 0): 0x9100,
+            (0x3000, 0): 0x9200}
+    frames = [Frame("asm", 0x1000, 0x1010, 0x8000, 0x8028),
+              Frame("caller", 0x2000, 0x2010, 0x8028, 0x8068),
+              Frame("runtime.goexit", 0x3000, 0x3001, 0x8068, 0x8070)]
+    table = _Table({f.entry: f for f in (asm, caller, goexit)}, maps)
+    return FrameSlots(_Space(memory), table, None), frames  # type: ignore[arg-type]
+
+
+def test_conservative_frames():
+    fs, frames = _made_up()
+    got = [o.tolist() for o in fs.slots(frames)]
+    # asm: no locals map, every word below varp (fp - return address - frame pointer);
+    # caller: asm's 16 bytes of arguments, every word, then its locals map's bits 0 and 2
+    # ending at varp (48 bytes above sp); goexit: caller's arguments map, bit 0.
+    assert got == [[0, 8, 16], [0, 8, 24, 40], [0]]
+    # A locals map with a negative count: that many bytes of words below varp.
+    fs, frames = _made_up(locals_n=-16)
+    assert [o.tolist() for o in fs.slots(frames)] == [[0, 8, 16], [0, 8, 32, 40], [0]]
+
+
+def test_conservative_frames_corrupt():
+    for kwargs, what in (({"asm_args": 1 << 30}, "caller's callee has 1073741824 bytes"),
+                         ({"locals_n": -(1 << 30)}, "caller's locals are 1073741824 bytes"),
+                         ({"args_nbit": 1 << 30}, "caller's arguments pointer maps have")):
+        fs, frames = _made_up(**kwargs)
+        with pytest.raises(CoreFileError) as e:
+            fs.slots(frames)
+        assert what in str(e.value) and "made-up.core" in str(e.value), str(e.value)
