@@ -5,7 +5,11 @@ For every goroutine whose frames in the core are the dump's (function, sp, size,
 dump's writer and a runtime goroutine that ran since, test_core_roots), each frame's slot offsets
 from its sp equal the dump's (``fptr_off`` between its ``frame_pstart`` bounds), in the dump's
 order, and the words the core holds there equal the dump's ``fptr_val``: with no allowed
-difference, as these goroutines have not run since the dump. Corrupt stack maps: one line each.
+difference, as these goroutines have not run since the dump. Two programs: tests/goprogs/corefile
+(goroutines blocked in a channel receive, a select, a sleep, a mutex, a system call) and
+tests/goprogs/corestack (reflect's assembly stubs, many pointer arguments, address-taken locals,
+a deferred call). The paths no parked goroutine takes (frames without maps) are checked on
+made-up tables. Corrupt stack maps and pc tables: one line each.
 """
 
 from __future__ import annotations

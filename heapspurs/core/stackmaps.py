@@ -7,7 +7,8 @@ Each frame's slots are offsets from its sp, in the dump's order:
   in the innermost-first list), at ``child.argoff`` (``argp - fp`` of the child: 0 on amd64):
   the child's arguments pointer map (``FUNCDATA_ArgsPointerMaps``, at the child's stack-map
   index), or, when the child has none (assembly), every word of the child's arguments
-  (``argBytes``: ``_func.args``, or a reflect stub's map size); none for the innermost frame;
+  (``argBytes``: ``_func.args``, or for reflect's stubs the size of the map in the
+  ``reflect.methodValue`` they saved at 0(SP)); none for the innermost frame;
 - its *locals*: the locals pointer map (``FUNCDATA_LocalsPointerMaps``) at the frame's stack-map
   index (``PCDATA_StackMapIndex`` at ``pc - 1``, or 0 at the function's entry or with no index),
   its bits ending at ``varp`` (``fp`` less the return address and the saved frame pointer);

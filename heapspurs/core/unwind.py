@@ -13,6 +13,11 @@ ends at a function flagged top-of-stack (``runtime.goexit``, ``runtime.mstart``)
 address of 0; a return address in no function is an error, as it is the runtime's (it throws
 "unknown caller pc").
 
+Each ``_func`` record is followed by its ``npcdata`` pc-value table offsets (into pctab) and its
+``nfuncdata`` funcdata offsets (from ``moduledata.gofunc``; ``^uint32(0)`` for none):
+:meth:`FuncTable.pcdata_value` and :meth:`FuncTable.funcdata` read them for
+:mod:`heapspurs.core.stackmaps`.
+
 Every frame is checked to lie within the goroutine's stack, and the walk is bounded by the
 number of words on it.
 """
