@@ -5,8 +5,9 @@ core as it indexes a dump.
 What each part of the scan is, for a core:
 
 - ``params``: linux/amd64 (8-byte little-endian words), the program's Go version (its build
-  info: ``runtime.buildVersion``, which the dump writes), ``runtime.ncpu``, and the heap's
-  bounds as ``runtime.dumpparams`` gives them (the heap arenas holding objects, whole arenas).
+  info: ``runtime.buildVersion``, which the dump writes), ``runtime.numCPUStartup``
+  (``runtime.ncpu`` before Go 1.25), and the heap's bounds as ``runtime.dumpparams`` gives
+  them (the heap arenas holding objects, whole arenas).
 - objects (:mod:`heapspurs.core.heap`, :mod:`heapspurs.core.pointers`): address, size and
   pointer slots (CSR), already in address order; ``obj_off`` is where the object's bytes are in
   the core file, so that :meth:`HeapIndex.contents` reads them from the core as it reads a
@@ -40,6 +41,8 @@ ARCH = "amd64"  # the only platform the core reader reads
 # runtime/malloc.go heapArenaBytes on linux/amd64 (64 MiB): runtime.dumpparams gives the heap's
 # bounds as whole arenas.
 HEAP_ARENA_BYTES = 64 << 20
+# What runtime.dumpparams writes as the CPU count: numCPUStartup from Go 1.25, ncpu before.
+NCPU = ("runtime.numCPUStartup", "runtime.ncpu")
 # Goroutines the runtime counts as its own (runtime.isSystemGoroutine): those whose function is
 # the runtime's, but runtime.main (the program's main goroutine).
 USER_RUNTIME_FUNCTIONS = {"runtime.main", "runtime.handleAsyncEvent", "runtime.corostart"}
@@ -103,7 +106,8 @@ def params_of(space: AddressSpace, rt: RuntimeTypes, addr: np.ndarray,
               size: np.ndarray) -> Params:
     """The dump's params record for the core: its heap bounds are the arenas its objects are
     in (whole arenas, as ``runtime.dumpparams`` gives them)."""
-    ncpu = rt.global_var("runtime.ncpu")
+    have = {name for name, _, _ in rt.types.globals}
+    ncpu = rt.global_var(next((n for n in NCPU if n in have), NCPU[-1]))
     raw = space.read(ncpu.address, ncpu.size)
     start = end = 0
     if len(addr):
