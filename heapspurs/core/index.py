@@ -44,7 +44,8 @@ HEAP_ARENA_BYTES = 64 << 20
 # What runtime.dumpparams writes as the CPU count: numCPUStartup from Go 1.25, ncpu before.
 NCPU = ("runtime.numCPUStartup", "runtime.ncpu")
 # Goroutines the runtime counts as its own (runtime.isSystemGoroutine): those whose function is
-# the runtime's, but runtime.main (the program's main goroutine).
+# the runtime's, but these, which run the program's code (its main goroutine, wasm's async
+# events, coroutines).
 USER_RUNTIME_FUNCTIONS = {"runtime.main", "runtime.handleAsyncEvent", "runtime.corostart"}
 
 
