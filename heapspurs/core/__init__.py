@@ -12,7 +12,9 @@ bits from 1.26). The roots: ``layouts``
 (the runtime's structs and globals from the program's DWARF, by dotted field path), ``globals``
 (the data and BSS segments' pointer words from ``runtime.firstmoduledata``'s GC masks),
 ``goroutines`` (``runtime.allgs``, and each thread's m and goroutine), ``unwind`` (a goroutine's
-frames from the pclntab) and ``roots`` (all of them in one call).
+frames from the pclntab) and ``roots`` (all of them in one call). ``index`` puts it all in the
+:class:`heapspurs.scan.raw.RawScan` a dump's scan gives, for the index builder (objects'
+offsets in the core file; frames without pointer slots yet).
 
 A core is a source, beside the dump file at the left of the flow; it reads the program's binary
 through ``names``, and nothing to its left imports it. Every error a bad input can cause is a
