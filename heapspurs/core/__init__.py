@@ -13,7 +13,9 @@ bits from 1.26). The roots: ``layouts``
 (the data and BSS segments' pointer words from ``runtime.firstmoduledata``'s GC masks),
 ``goroutines`` (``runtime.allgs``, and each thread's m and goroutine), ``unwind`` (a goroutine's
 frames from the pclntab), ``stackmaps`` (each frame's pointer slots from the pclntab's stack
-maps, as the dump writes them) and ``roots`` (all of them in one call).
+maps, as the dump writes them) and ``roots`` (all of them in one call). ``index`` puts it all in
+the :class:`heapspurs.scan.raw.RawScan` a dump's scan gives, for the index builder (objects'
+offsets in the core file).
 
 A core is a source, beside the dump file at the left of the flow; it reads the program's binary
 through ``names``, and nothing to its left imports it. Every error a bad input can cause is a
