@@ -106,7 +106,8 @@ def load_index(path: str, opts: Options | None = None) -> HeapIndex:
 def _load_index(path: str, opts: Options) -> HeapIndex:
     big = os.path.getsize(path) > PROGRESS_MIN_BYTES
     if not (big and sys.stderr.isatty()):
-        ix = index_load.load_index(path, opts.use_cache, budget=opts.budget)
+        ix = index_load.load_index(path, opts.use_cache, budget=opts.budget,
+                                   program=opts.program)
     else:
         with click.progressbar(length=len(index_load.STAGES), label="Indexing the dump",
                                file=sys.stderr, show_eta=False) as bar:
@@ -118,7 +119,7 @@ def _load_index(path: str, opts: Options) -> HeapIndex:
                     bar.render_progress()
 
             ix = index_load.load_index(path, opts.use_cache, progress=advance,
-                                       budget=opts.budget)
+                                       budget=opts.budget, program=opts.program)
     note = unknown_release_note(ix.params.version)
     if note and note not in opts.warned:
         opts.warned.add(note)

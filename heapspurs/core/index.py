@@ -17,7 +17,7 @@ What each part of the scan is, for a core:
 - goroutines (:mod:`heapspurs.core.goroutines`): every goroutine not dead, in ``allgs`` order,
   as the dump's goroutine records (``runtime.dumpgoroutine``'s fields).
 - frames (:mod:`heapspurs.core.unwind`): each goroutine's frames after it, innermost first,
-  with their bytes' offset in the core. They have no pointer slots yet (see ``TODO`` below).
+  with their bytes' offset in the core and their pointer slots (:mod:`heapspurs.core.stackmaps`).
 - finalizers, defers, panics and other roots: none yet.
 """
 
@@ -33,6 +33,8 @@ from heapspurs.core.layouts import RuntimeTypes
 from heapspurs.core.memory import AddressSpace, open_address_space
 from heapspurs.core.pointers import pointer_layout, pointer_slots
 from heapspurs.core.roots import CoreRoots, roots_of
+from heapspurs.core.stackmaps import frame_slots
+from heapspurs.core.unwind import FuncTable
 from heapspurs.format.records import Goroutine, Params
 from heapspurs.scan.raw import RawScan, SegmentInfo, offset_dtype
 
@@ -120,16 +122,22 @@ def params_of(space: AddressSpace, rt: RuntimeTypes, addr: np.ndarray,
                   ncpu=int.from_bytes(raw, "little", signed=True))
 
 
-def _frames(core: CoreFile, roots: CoreRoots, live: list[CoreGoroutine]
-            ) -> dict[str, object]:
-    """The frame arrays of the scan (each goroutine's frames after it, innermost first)."""
+def _frames(core: CoreFile, roots: CoreRoots, live: list[CoreGoroutine],
+            slots: dict[int, list[tuple[np.ndarray, np.ndarray]]]) -> dict[str, object]:
+    """The frame arrays of the scan (each goroutine's frames after it, innermost first), with
+    their pointer slots (``slots``: per goroutine, per frame, offsets from sp and values)."""
     rows: list[tuple[int, int, int, int, int, int, int, int]] = []
     names: dict[str, int] = {}
+    offs: list[np.ndarray] = []
+    vals: list[np.ndarray] = []
     for gi, g in enumerate(live):
         child = 0
-        for depth, f in enumerate(roots.frames[g.address]):
+        for depth, (f, (o, v)) in enumerate(zip(roots.frames[g.address], slots[g.address],
+                                                strict=True)):
             rows.append((f.sp, f.size, depth, child, f.entry, f.pc, gi,
                          names.setdefault(f.name, len(names))))
+            offs.append(np.asarray(o, np.uint64))
+            vals.append(np.asarray(v, np.uint64))
             child = f.sp
     cols = list(zip(*rows, strict=True)) if rows else [()] * 8
     sp, fsize, depth, child, entry, pc, goroutine, name = (
@@ -141,11 +149,10 @@ def _frames(core: CoreFile, roots: CoreRoots, live: list[CoreGoroutine]
         frame_sp=sp, frame_size=fsize, frame_off=file_offsets(core, sp, fsize, "a stack frame"),
         frame_depth=depth, frame_child=child, frame_entry=entry, frame_pc=pc,
         frame_goroutine=goroutine, frame_name=name,
-        # TODO(stackmaps): the frames' pointer slots (locals, arguments) from the pclntab's
-        # stack maps, which heapspurs/core/stackmaps.py reads (another branch); until then no
-        # frame has a slot, so no root is a frame's.
-        frame_pstart=np.zeros(n + 1, np.int64), fptr_off=np.zeros(0, np.uint64),
-        fptr_val=np.zeros(0, np.uint64), names=list(names))
+        frame_pstart=np.concatenate([[0], np.cumsum([len(o) for o in offs], dtype=np.int64)])
+        .astype(np.int64) if n else np.zeros(1, np.int64),
+        fptr_off=np.concatenate(offs) if offs else np.zeros(0, np.uint64),
+        fptr_val=np.concatenate(vals) if vals else np.zeros(0, np.uint64), names=list(names))
 
 
 def raw_scan_from_core(core_path: str, program: str) -> RawScan:
@@ -162,6 +169,9 @@ def raw_scan_from_core(core_path: str, program: str) -> RawScan:
             slots = pointer_slots(space, layout, pl, heap)
             roots = roots_of(space, rt)
             params = params_of(space, rt, heap.addr, heap.size)
+            table = FuncTable(space, rt)
+            frame_slots_of = {g.address: frame_slots(space, table, rt, roots.frames[g.address])
+                              for g in roots.live_goroutines}
         obj_off = file_offsets(core, heap.addr, heap.size, "a heap object")
         segments = []
         for s in roots.segments:
@@ -172,7 +182,7 @@ def raw_scan_from_core(core_path: str, program: str) -> RawScan:
         goroutines = [goroutine_record(g, is_system_goroutine(
             (rt.binary.symbol(g.startpc) or "").split("+", 1)[0]))
                       for g in live]
-        frames = _frames(core, roots, live)
+        frames = _frames(core, roots, live, frame_slots_of)
         max_size = int(heap.size.max()) if len(heap.size) else 0
         return RawScan(
             params=params, file_size=core.size,

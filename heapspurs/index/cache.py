@@ -100,23 +100,27 @@ def file_key(path: str, version: int, tail: bool = False) -> str:
     return h.hexdigest()[:32]
 
 
-def dump_key(path: str) -> str:
-    """Identity of a dump file: path, size, mtime and its first and last MiB."""
-    return file_key(path, FORMAT, tail=True)
+def dump_key(path: str, program: str | None = None) -> str:
+    """Identity of a dump file: path, size, mtime and its first and last MiB; for a core file,
+    also that of the ``program`` its index is read with."""
+    key = file_key(path, FORMAT, tail=True)
+    if program is None:
+        return key
+    return hashlib.sha256(f"{key}\0{file_key(program, FORMAT)}".encode()).hexdigest()[:32]
 
 
 def _plain(obj: object) -> object:
     return dataclasses.asdict(obj) if dataclasses.is_dataclass(obj) else obj
 
 
-def new_entry(path: str) -> Path | None:
+def new_entry(path: str, program: str | None = None) -> Path | None:
     """A fresh folder for the cache entry of ``path`` to be written in (renamed into place by
     :func:`save`), or None when there is no usable cache."""
     root = cache_root()
     if root is None:
         return None
     try:
-        return Path(tempfile.mkdtemp(prefix=f".{dump_key(path)}.", dir=root))
+        return Path(tempfile.mkdtemp(prefix=f".{dump_key(path, program)}.", dir=root))
     except OSError as e:
         _notice(f"could not write the index cache: {e.strerror or e}")
         return None
@@ -131,13 +135,14 @@ def _put(tmp: Path, name: str, a: np.ndarray, ws: Workspace | None) -> None:
         np.save(tmp / f"{name}.npy", a, allow_pickle=False)
 
 
-def save(ix: HeapIndex, path: str, ws: Workspace | None = None) -> None:
+def save(ix: HeapIndex, path: str, ws: Workspace | None = None,
+         program: str | None = None) -> None:
     """Write the index of ``path`` into the cache: into a fresh folder, or the folder of the
     workspace ``ws`` the build wrote its arrays in (those are adopted as they are)."""
     root = cache_root()
     if root is None:
         return
-    key = dump_key(path)
+    key = dump_key(path, program)
     final = root / key
     if final.exists():
         return
@@ -178,12 +183,13 @@ def save(ix: HeapIndex, path: str, ws: Workspace | None = None) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def load(path: str) -> HeapIndex | None:
-    """The cached index of ``path``, or None when there is none (or it is not trustworthy)."""
+def load(path: str, program: str | None = None) -> HeapIndex | None:
+    """The cached index of ``path`` (a core file's: read with ``program``), or None when there
+    is none (or it is not trustworthy)."""
     root = cache_root()
     if root is None:
         return None
-    folder = root / dump_key(path)
+    folder = root / dump_key(path, program)
     if not folder.is_dir() or folder.is_symlink():
         return None
     try:

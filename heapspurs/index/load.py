@@ -21,9 +21,14 @@ from heapspurs.scan.raw import RawScan
 _warned = False
 
 
-def scan(path: str, ws: Workspace | None = None) -> RawScan:
-    """One pass over the dump: the native scan, or the (slow) Python one with a notice."""
+def scan(path: str, ws: Workspace | None = None, program: str | None = None) -> RawScan:
+    """One pass over the dump: the native scan, or the (slow) Python one with a notice; a core
+    file is read through its program instead (heapspurs.core)."""
     global _warned
+    if program is not None:
+        from heapspurs.core.index import raw_scan_from_core
+
+        return raw_scan_from_core(path, program)
     if NATIVE:
         return scan_native(path, ws)
     if not _warned:
@@ -52,33 +57,50 @@ def workspace_for(path: str, use_cache: bool, budget: Budget) -> Workspace:
     return Workspace.scratch(budget.limit)
 
 
+class NeedsProgram(ValueError):
+    """A core file was given without the program it is a core of (exit status 2)."""
+
+
+def core_program(path: str, program: str | None) -> str | None:
+    """The program to read ``path`` with when it is a core file (None: it is a dump)."""
+    from heapspurs.core.elf_core import is_core
+
+    if not is_core(path):
+        return None
+    if program is None:
+        raise NeedsProgram(f"{path} is a core file: give the program it is a core of with "
+                           "--program BINARY")
+    return program
+
+
 def load_index(path: str, use_cache: bool = True,
                progress: Callable[[str], None] | None = None,
-               budget: Budget | None = None) -> HeapIndex:
-    """The index of the dump at ``path``: from the on-disk cache when it is there and sound,
-    else scanned, built and (with ``use_cache``) saved for next time, within ``budget`` (by
-    default half of the memory). ``progress`` is called with the name of each stage of
-    ``STAGES`` as it ends."""
+               budget: Budget | None = None, program: str | None = None) -> HeapIndex:
+    """The index of the dump (or core file, read with ``program``) at ``path``: from the
+    on-disk cache when it is there and sound, else scanned, built and (with ``use_cache``)
+    saved for next time, within ``budget`` (by default half of the memory). ``progress`` is
+    called with the name of each stage of ``STAGES`` as it ends."""
     step = progress or (lambda stage: None)
     budget = budget or Budget.default()
+    program = core_program(path, program)
     if use_cache:
-        cached = cache.load(path)
+        cached = cache.load(path, program)
         if cached is not None:
             cached.budget = budget
             if budget.explicit:  # the pages the answers touch, within it too
                 watch_resident(cached, budget.limit, lambda ix: (release_all(ix), give_back()))
             return cached
-    ws = workspace_for(path, use_cache, budget)
+    ws = Workspace() if program else workspace_for(path, use_cache, budget)
     ws.on_pass = step
     ws.watch()
     try:
         with about(path):  # every error of the scan names this dump
-            raw = scan(path, ws)
+            raw = scan(path, ws, program)
             step("scan")
             ix = build_index(raw, path, ws)
             step("index")
             if use_cache:
-                cache.save(ix, path, ws)
+                cache.save(ix, path, ws, program)
         step("save")
     except BaseException:
         ws.stop_watching()

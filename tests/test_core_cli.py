@@ -1,0 +1,80 @@
+"""The command line on a core file: ``heapspurs --program BIN CORE [questions]`` answers as it
+does for the same heap's dump (tests/goprogs/corefile writes its dump, then blocks; gcore takes
+its core), and a core without its program, or with another program, is one line and exit 2."""
+
+from __future__ import annotations
+
+import pytest
+from clirun import needs_tool, run
+from coretools import GCORE, core_run
+
+
+@pytest.fixture(scope="session")
+def corefile_run(go_version):
+    needs_tool(GCORE, "gcore (Debian package gdb)")
+    return core_run("corefile", go_version)
+
+
+@pytest.fixture
+def both(corefile_run, tmp_path, monkeypatch):
+    """Ask the same question of the core and of the dump (each with its program)."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    r = corefile_run
+
+    def ask(*question: str) -> tuple[dict, dict]:
+        core = run("--program", r.binary, r.core, *question, "--json")
+        dump = run("--program", r.binary, r.dump, *question, "--json")
+        assert core.status == dump.status == 0, (core.err, dump.err)
+        return core.json(), dump.json()
+
+    return ask
+
+
+def test_anchors_of_the_programs_objects_are_the_dumps(corefile_run, both):
+    for fact in ("huge", "larges"):
+        core, dump = both("--address", corefile_run.facts[fact], "--anchors", "--owners", "1")
+        assert core == dump, fact
+        assert core["anchors"], fact  # (held by a global: there is something to compare)
+
+
+def test_top_retainers_are_the_dumps(both):
+    core, dump = both("--top", "10")
+    rows = [[(r["kind"], r["address"], r["symbol"], r["retained"]) for r in d["rows"]]
+            for d in (core, dump)]
+    assert rows[0] == rows[1]
+    # The reachable total differs by what the dump's writer held at the time (its goroutine
+    # and thread changed when the dump ended): a few hundred bytes of a multi-MiB heap.
+    assert abs(core["reachable_bytes"] - dump["reachable_bytes"]) < 4096
+
+
+def test_histogram_by_size_class_is_the_dumps(corefile_run, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    r = corefile_run
+    core = run("--program", r.binary, r.core, "--histogram", "--json")
+    dump = run(r.dump, "--histogram", "--json")
+    assert core.status == dump.status == 0, core.err
+    by_name = [{row["name"]: (row["count"], row["bytes"]) for row in x.json()["rows"]
+                if row["name"].startswith(("size class", "large object"))} for x in (core, dump)]
+    # Without the program the dump's objects count by size class; the core's, typed, mostly by
+    # type: compare the totals, which must be equal (the same objects, phantoms left out).
+    assert core.json()["totals"]["objects"] == dump.json()["totals"]["objects"]
+    assert core.json()["totals"]["bytes"] == dump.json()["totals"]["bytes"]
+    assert by_name[1], "the dump's rows are by size class"
+
+
+def test_types_mostly_agree(both):
+    core, dump = both("--histogram")
+    typed = [d["totals"]["typed_bytes"] for d in (core, dump)]
+    # Objects reached only through an interface are typed through the dump's itab records,
+    # which the core does not read yet: the core types a little less, never more.
+    assert typed[0] <= typed[1] and typed[0] >= 0.95 * typed[1], typed
+
+
+def test_a_core_needs_its_program(corefile_run, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    r = run(corefile_run.core, "--top", "3")
+    assert r.status == 2 and "--program" in r.err and len(r.err.strip().splitlines()) == 1
+    other = core_run("corefile", "1.24.11" if corefile_run.version != "1.24.11" else "1.27.3")
+    r = run("--program", other.binary, corefile_run.core, "--top", "3")
+    assert r.status == 2 and len(r.err.strip().splitlines()) == 1, r.err
+    assert "Traceback" not in r.err and str(corefile_run.core) in r.err
