@@ -55,7 +55,7 @@ class Workspace:
         self.budget = budget
         self.keep = keep
         self._maps: dict[str, mmap.mmap] = {}
-        self._files: dict[int, Path] = {}  # id(array) -> its file, for the cache to adopt
+        self._files: dict[str, tuple[np.ndarray, Path]] = {}  # kept arrays and their files
         self.trims = 0
         self.passes: list[str] = []  # the passes of the build, in order (for the progress bar)
         self.on_pass: Callable[[str], None] | None = None
@@ -101,18 +101,19 @@ class Workspace:
         self._maps[name] = a._mmap
         self.created.append(path)
         if self.keep:
-            self._files[id(a)] = path
+            self._files[name] = (a, path)
         return a
 
     def file_of(self, a: np.ndarray) -> Path | None:
         """The ``.npy`` file holding all of ``a`` (an array this workspace made), or None."""
-        return self._files.get(id(a))
+        return next((path for held, path in self._files.values() if held is a), None)
 
     def forget(self, name: str) -> None:
         """Drop a finished array's pages and file (its memory goes when its last view does)."""
         mm = self._maps.pop(name, None)
         if mm is not None:
             _drop(mm)
+        self._files.pop(name, None)
         if self.folder is not None and self.keep:
             (self.folder / f"{name}.npy").unlink(missing_ok=True)
 
