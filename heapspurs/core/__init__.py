@@ -17,6 +17,9 @@ maps, as the dump writes them) and ``roots`` (all of them in one call). ``index`
 the :class:`heapspurs.scan.raw.RawScan` a dump's scan gives, for the index builder (objects'
 offsets in the core file).
 
+``itabs`` lists the itabs of ``runtime.itabTable`` as the dump's itab records
+(``runtime.dumpitabs``), which type the objects held through interfaces.
+
 A core is a source, beside the dump file at the left of the flow; it reads the program's binary
 through ``names``, and nothing to its left imports it. Every error a bad input can cause is a
 :class:`heapspurs.core.errors.CoreFileError` naming the file.

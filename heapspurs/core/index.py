@@ -18,6 +18,7 @@ What each part of the scan is, for a core:
   as the dump's goroutine records (``runtime.dumpgoroutine``'s fields).
 - frames (:mod:`heapspurs.core.unwind`): each goroutine's frames after it, innermost first,
   with their bytes' offset in the core and their pointer slots (:mod:`heapspurs.core.stackmaps`).
+- itabs (:mod:`heapspurs.core.itabs`): ``runtime.itabTable``'s, as ``runtime.dumpitabs``.
 - finalizers, defers, panics and other roots: none yet.
 """
 
@@ -29,6 +30,7 @@ from heapspurs.core.elf_core import CoreFile, open_core
 from heapspurs.core.errors import CoreFileError
 from heapspurs.core.goroutines import CoreGoroutine
 from heapspurs.core.heap import heap_objects, runtime_layout
+from heapspurs.core.itabs import itab_records
 from heapspurs.core.layouts import RuntimeTypes
 from heapspurs.core.memory import AddressSpace, open_address_space
 from heapspurs.core.pointers import pointer_layout, pointer_slots
@@ -169,6 +171,7 @@ def raw_scan_from_core(core_path: str, program: str) -> RawScan:
             slots = pointer_slots(space, layout, pl, heap)
             roots = roots_of(space, rt)
             params = params_of(space, rt, heap.addr, heap.size)
+            itabs = itab_records(space, rt)
             table = FuncTable(space, rt)
             frame_slots_of = {g.address: frame_slots(space, table, rt, roots.frames[g.address])
                               for g in roots.live_goroutines}
@@ -188,5 +191,6 @@ def raw_scan_from_core(core_path: str, program: str) -> RawScan:
             params=params, file_size=core.size,
             obj_addr=heap.addr, obj_size=heap.size, obj_off=obj_off, obj_pstart=slots.pstart,
             ptr_off=slots.poff.astype(offset_dtype(max_size)), ptr_val=slots.pval,
-            **frames, segments=segments, goroutines=goroutines, address_order=True)
+            **frames, segments=segments, goroutines=goroutines, itabs=itabs,
+            address_order=True)
 
