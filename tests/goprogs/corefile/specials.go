@@ -1,0 +1,45 @@
+// specials.go: finalizers and defers for reading a core's specials (tests/test_core_specials.py).
+// Before main builds its heap, init registers finalizers on a few objects that stay reachable
+// (globals named spec*), each finalizer a closure holding an object nothing else holds, and
+// starts a goroutine that blocks in a function with a pending defer (in a loop: a _defer record
+// on g._defer, not an open-coded one) whose closure holds an object nothing else holds.
+package main
+
+import "runtime"
+
+type specObj struct {
+	Name string
+	Next *specObj
+}
+
+var (
+	specFinalized []*specObj // each with a finalizer holding its own specObj
+	specBlock     = make(chan int)
+)
+
+//go:noinline
+func specNew(name string) *specObj {
+	return &specObj{Name: name}
+}
+
+//go:noinline
+func specDeferring(ready chan<- struct{}) {
+	for i := 0; i < 2; i++ {
+		held := specNew("deferred")
+		defer func() { runtime.KeepAlive(held) }()
+	}
+	ready <- struct{}{}
+	<-specBlock
+}
+
+func init() {
+	for i := 0; i < 4; i++ {
+		o := specNew("finalized")
+		held := specNew("held by a finalizer")
+		runtime.SetFinalizer(o, func(*specObj) { runtime.KeepAlive(held) })
+		specFinalized = append(specFinalized, o)
+	}
+	ready := make(chan struct{})
+	go specDeferring(ready)
+	<-ready
+}
