@@ -18,7 +18,8 @@ What each part of the scan is, for a core:
   as the dump's goroutine records (``runtime.dumpgoroutine``'s fields).
 - frames (:mod:`heapspurs.core.unwind`): each goroutine's frames after it, innermost first,
   with their bytes' offset in the core and their pointer slots (:mod:`heapspurs.core.stackmaps`).
-- finalizers, defers, panics and other roots: none yet.
+- finalizers (registered and queued), defers and panics (:mod:`heapspurs.core.specials`).
+- other roots: none yet.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from heapspurs.core.layouts import RuntimeTypes
 from heapspurs.core.memory import AddressSpace, open_address_space
 from heapspurs.core.pointers import pointer_layout, pointer_slots
 from heapspurs.core.roots import CoreRoots, roots_of
+from heapspurs.core.specials import defers_and_panics, queued_finalizers, registered_finalizers
 from heapspurs.core.stackmaps import frame_slots
 from heapspurs.core.unwind import FuncTable
 from heapspurs.format.records import Goroutine, Params
@@ -172,6 +174,8 @@ def raw_scan_from_core(core_path: str, program: str) -> RawScan:
             table = FuncTable(space, rt)
             frame_slots_of = {g.address: frame_slots(space, table, rt, roots.frames[g.address])
                               for g in roots.live_goroutines}
+            finalizers = registered_finalizers(space, rt) + queued_finalizers(space, rt)
+            defers, panics = defers_and_panics(space, rt, roots.live_goroutines)
         obj_off = file_offsets(core, heap.addr, heap.size, "a heap object")
         segments = []
         for s in roots.segments:
@@ -188,5 +192,6 @@ def raw_scan_from_core(core_path: str, program: str) -> RawScan:
             params=params, file_size=core.size,
             obj_addr=heap.addr, obj_size=heap.size, obj_off=obj_off, obj_pstart=slots.pstart,
             ptr_off=slots.poff.astype(offset_dtype(max_size)), ptr_val=slots.pval,
-            **frames, segments=segments, goroutines=goroutines, address_order=True)
+            **frames, segments=segments, goroutines=goroutines, finalizers=finalizers,
+            defers=defers, panics=panics, address_order=True)
 
