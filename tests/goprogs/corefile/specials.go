@@ -13,8 +13,9 @@ type specObj struct {
 }
 
 var (
-	specFinalized []*specObj // each with a finalizer holding its own specObj
-	specBlock     = make(chan int)
+	specFinalized []*specObj       // each with a finalizer holding its own specObj
+	specBlock     = make(chan int) // never received from
+	specReady     = make(chan struct{})
 )
 
 //go:noinline
@@ -23,13 +24,13 @@ func specNew(name string) *specObj {
 }
 
 //go:noinline
-func specDeferring(ready chan<- struct{}) {
+func specDeferring() { // started as is: its goroutine's function is not main.init's
 	for i := 0; i < 2; i++ {
 		held := specNew("deferred")
 		defer func() { runtime.KeepAlive(held) }()
 	}
-	ready <- struct{}{}
-	<-specBlock
+	specReady <- struct{}{}
+	specBlock <- 1 // a chan send (the roots tests count the goroutines in a chan receive)
 }
 
 func init() {
@@ -39,7 +40,6 @@ func init() {
 		runtime.SetFinalizer(o, func(*specObj) { runtime.KeepAlive(held) })
 		specFinalized = append(specFinalized, o)
 	}
-	ready := make(chan struct{})
-	go specDeferring(ready)
-	<-ready
+	go specDeferring()
+	<-specReady
 }
