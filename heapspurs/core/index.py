@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from heapspurs.core import specials
 from heapspurs.core.elf_core import CoreFile, open_core
 from heapspurs.core.errors import CoreFileError
 from heapspurs.core.goroutines import CoreGoroutine
@@ -34,7 +35,6 @@ from heapspurs.core.layouts import RuntimeTypes
 from heapspurs.core.memory import AddressSpace, open_address_space
 from heapspurs.core.pointers import pointer_layout, pointer_slots
 from heapspurs.core.roots import CoreRoots, roots_of
-from heapspurs.core.specials import defers_and_panics, queued_finalizers, registered_finalizers
 from heapspurs.core.stackmaps import frame_slots
 from heapspurs.core.unwind import FuncTable
 from heapspurs.format.records import Goroutine, Params
@@ -95,7 +95,8 @@ def file_offsets(core: CoreFile, addr: np.ndarray, size: np.ndarray, what: str) 
 
 def is_system_goroutine(name: str | None) -> bool:
     """``runtime.isSystemGoroutine(gp, false)`` by the name of the goroutine's function: the
-    runtime's own (its finalizer goroutine counted as one even while it runs a finalizer)."""
+    runtime's own (its finalizer goroutine too: while it runs a finalizer it is the program's,
+    :func:`heapspurs.core.specials.running_finalizer_goroutine`)."""
     return bool(name) and name.startswith("runtime.") and name not in USER_RUNTIME_FUNCTIONS
 
 
@@ -174,8 +175,10 @@ def raw_scan_from_core(core_path: str, program: str) -> RawScan:
             table = FuncTable(space, rt)
             frame_slots_of = {g.address: frame_slots(space, table, rt, roots.frames[g.address])
                               for g in roots.live_goroutines}
-            finalizers = registered_finalizers(space, rt) + queued_finalizers(space, rt)
-            defers, panics = defers_and_panics(space, rt, roots.live_goroutines)
+            finalizers = (specials.registered_finalizers(space, rt)
+                          + specials.queued_finalizers(space, rt))
+            defers, panics = specials.defers_and_panics(space, rt, roots.live_goroutines)
+            fing = specials.running_finalizer_goroutine(space, rt)  # runs the program's code
         obj_off = file_offsets(core, heap.addr, heap.size, "a heap object")
         segments = []
         for s in roots.segments:
@@ -184,7 +187,7 @@ def raw_scan_from_core(core_path: str, program: str) -> RawScan:
             segments.append(SegmentInfo(s.bss, s.address, s.size, off, s.ptr_off, s.ptr_val))
         live = roots.live_goroutines
         goroutines = [goroutine_record(g, is_system_goroutine(
-            (rt.binary.symbol(g.startpc) or "").split("+", 1)[0]))
+            (rt.binary.symbol(g.startpc) or "").split("+", 1)[0]) and g.address != fing)
                       for g in live]
         frames = _frames(core, roots, live, frame_slots_of)
         max_size = int(heap.size.max()) if len(heap.size) else 0

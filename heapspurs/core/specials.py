@@ -17,6 +17,9 @@
   other fields changed across releases, these did not move by name) and ``g._panic`` chain
   (``runtime._panic``: ``arg``, an ``any`` whose type and data words the dump writes, and
   ``link``; the dump's ``defer`` field is always 0).
+- The finalizer goroutine (``runtime.fing``) while it runs a finalizer (``fingStatus`` has
+  ``fingRunningFinalizer``): ``runtime.isSystemGoroutine`` counts it as the program's then, so
+  the dump's goroutine record says it is not the runtime's.
 
 Every layout is the program's DWARF (:mod:`heapspurs.core.layouts`). Every list is walked at
 most as many steps as the core could hold records, and a loop is an error: each corrupt input
@@ -199,3 +202,16 @@ def defers_and_panics(space: AddressSpace, rt: RuntimeTypes, gs: list[CoreGorout
                                 arg_data=int.from_bytes(p[arg + 8:arg + 16], "little"),
                                 defer=0, link=pf["link"].of(p)))
     return defers, panics
+
+
+def running_finalizer_goroutine(space: AddressSpace, rt: RuntimeTypes) -> int:
+    """The address of the finalizer goroutine (``runtime.fing``) while it runs a finalizer
+    (``fingStatus & fingRunningFinalizer``), else 0: ``runtime.isSystemGoroutine`` (as the dump
+    calls it) counts it as the program's then, the runtime's otherwise."""
+    status = rt.global_var("runtime.fingStatus")
+    if status.size < 4:
+        raise CoreFileError(f"{rt.program}: runtime.fingStatus is {status.size} bytes in its "
+                            "DWARF: corrupt DWARF")
+    running = runtime_constant(rt.program, "runtime.fingRunningFinalizer")
+    value = int.from_bytes(_read(space, status.address, 4, "runtime.fingStatus"), "little")
+    return space.word(rt.global_var("runtime.fing").address) if value & running else 0
