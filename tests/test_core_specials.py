@@ -28,7 +28,8 @@ from heapspurs.index.load import load_index
 # The finalizer of the *os.File the program wrote its dump to: in the dump, gone from the core
 # (f.Close() after the dump removes it).
 DUMP_FILE_FINALIZER = "os.(*file).close"
-FINALIZED = 4  # objects specials.go gives a finalizer (main.init.*)
+FINALIZED = 4  # objects specials.go gives a finalizer and keeps
+QUEUED = 4  # objects it drops: the finalizer that blocks (running) and three queued behind it
 DEFERRING = "main.specDeferring"
 
 
@@ -61,8 +62,16 @@ def test_finalizers_are_the_dumps(specials_core_and_dump):
     assert core <= dumped, core - dumped
     assert {_symbol(rt, k[2]) for k in dumped - core} <= {DUMP_FILE_FINALIZER}, dumped - core
     mine = [f for f in ix.raw.finalizers if _symbol(rt, f.fn_pc).startswith("main.")]
-    assert len(mine) == FINALIZED and not any(f.queued for f in mine)
-    assert all(ix.find(f.object) >= 0 and ix.find(f.funcval) >= 0 for f in mine)
+    assert sum(not f.queued for f in mine) == FINALIZED and sum(f.queued for f in mine) == QUEUED
+    assert all(ix.find(f.object) >= 0 for f in mine)
+    # The finalizer goroutine, blocked in the program's finalizer (main.init.*) called by the
+    # runtime's runfinq (runFinalizers since Go 1.26), is not the runtime's.
+    (fing,) = [g for gi, g in enumerate(ix.raw.goroutines)
+               for names in [[ix.raw.names[ix.raw.frame_name[f]]
+                              for f in ix.goroutine_frames(gi).tolist()]]
+               if any(n.startswith("main.init") for n in names)
+               and {"runtime.runfinq", "runtime.runFinalizers"} & set(names)]
+    assert fing.wait_reason == "chan send" and not fing.system
 
 
 def _unchanged(ix: HeapIndex, dump: HeapIndex) -> list[tuple[int, int]]:
@@ -117,12 +126,12 @@ def _held_by_closures(x: HeapIndex, funcvals: list[int]) -> list[int]:
     return out
 
 
-@pytest.mark.parametrize("kind", ["finalizer", "defer"])
+@pytest.mark.parametrize("kind", ["finalizer", "queued_finalizer", "defer"])
 def test_anchors_of_objects_held_by_closures(specials_core_and_dump, kind):
     ix, dump, rt = specials_core_and_dump
-    if kind == "finalizer":
-        funcvals = [f.funcval for f in ix.raw.finalizers
-                    if _symbol(rt, f.fn_pc).startswith("main.")]
+    if kind in ("finalizer", "queued_finalizer"):
+        funcvals = [f.funcval for f in ix.raw.finalizers if _symbol(rt, f.fn_pc).startswith(
+            "main.") and f.queued == (kind == "queued_finalizer") and ix.find(f.funcval) >= 0]
     else:
         funcvals = [d.funcval for d in ix.raw.defers
                     if _symbol(rt, d.fn_pc).startswith(DEFERRING)]

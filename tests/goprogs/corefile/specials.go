@@ -2,7 +2,9 @@
 // Before main builds its heap, init registers finalizers on a few objects that stay reachable
 // (globals named spec*), each finalizer a closure holding an object nothing else holds, and
 // starts a goroutine that blocks in a function with a pending defer (in a loop: a _defer record
-// on g._defer, not an open-coded one) whose closure holds an object nothing else holds.
+// on g._defer, not an open-coded one) whose closure holds an object nothing else holds. Then it
+// drops an object whose finalizer blocks (in a chan send) and, once the finalizer goroutine runs
+// it, drops a few more whose finalizers hold objects nothing else holds: those stay queued.
 package main
 
 import "runtime"
@@ -16,6 +18,8 @@ var (
 	specFinalized []*specObj       // each with a finalizer holding its own specObj
 	specBlock     = make(chan int) // never received from
 	specReady     = make(chan struct{})
+	specFinRuns   = make(chan struct{})
+	specFinBlock  = make(chan int) // never received from
 )
 
 //go:noinline
@@ -33,6 +37,11 @@ func specDeferring() { // started as is: its goroutine's function is not main.in
 	specBlock <- 1 // a chan send (the roots tests count the goroutines in a chan receive)
 }
 
+//go:noinline
+func specDrop(name string, finalizer func(*specObj)) {
+	runtime.SetFinalizer(specNew(name), finalizer)
+}
+
 func init() {
 	for i := 0; i < 4; i++ {
 		o := specNew("finalized")
@@ -42,4 +51,15 @@ func init() {
 	}
 	go specDeferring()
 	<-specReady
+	specDrop("blocking", func(*specObj) {
+		specFinRuns <- struct{}{}
+		specFinBlock <- 1
+	})
+	runtime.GC()
+	<-specFinRuns
+	for i := 0; i < 3; i++ {
+		held := specNew("held by a queued finalizer")
+		specDrop("queued", func(*specObj) { runtime.KeepAlive(held) })
+	}
+	runtime.GC()
 }
