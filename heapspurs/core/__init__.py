@@ -15,7 +15,8 @@ bits from 1.26). The roots: ``layouts``
 frames from the pclntab), ``stackmaps`` (each frame's pointer slots from the pclntab's stack
 maps, as the dump writes them) and ``roots`` (all of them in one call). ``index`` puts it all in
 the :class:`heapspurs.scan.raw.RawScan` a dump's scan gives, for the index builder (objects'
-offsets in the core file).
+offsets in the core file). ``specials`` reads the finalizers (the spans' specials,
+the finalizer queue), defers and panics (each goroutine's chains) as the dump's records.
 
 ``itabs`` lists the itabs of ``runtime.itabTable`` as the dump's itab records
 (``runtime.dumpitabs``), which type the objects held through interfaces.

@@ -19,13 +19,15 @@ What each part of the scan is, for a core:
 - frames (:mod:`heapspurs.core.unwind`): each goroutine's frames after it, innermost first,
   with their bytes' offset in the core and their pointer slots (:mod:`heapspurs.core.stackmaps`).
 - itabs (:mod:`heapspurs.core.itabs`): ``runtime.itabTable``'s, as ``runtime.dumpitabs``.
-- finalizers, defers, panics and other roots: none yet.
+- finalizers (registered and queued), defers and panics (:mod:`heapspurs.core.specials`).
+- other roots: none yet.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from heapspurs.core import specials
 from heapspurs.core.elf_core import CoreFile, open_core
 from heapspurs.core.errors import CoreFileError
 from heapspurs.core.goroutines import CoreGoroutine
@@ -95,7 +97,8 @@ def file_offsets(core: CoreFile, addr: np.ndarray, size: np.ndarray, what: str) 
 
 def is_system_goroutine(name: str | None) -> bool:
     """``runtime.isSystemGoroutine(gp, false)`` by the name of the goroutine's function: the
-    runtime's own (its finalizer goroutine counted as one even while it runs a finalizer)."""
+    runtime's own (its finalizer goroutine too: while it runs a finalizer it is the program's,
+    :func:`heapspurs.core.specials.running_finalizer_goroutine`)."""
     return bool(name) and name.startswith("runtime.") and name not in USER_RUNTIME_FUNCTIONS
 
 
@@ -175,6 +178,10 @@ def raw_scan_from_core(core_path: str, program: str) -> RawScan:
             table = FuncTable(space, rt)
             frame_slots_of = {g.address: frame_slots(space, table, rt, roots.frames[g.address])
                               for g in roots.live_goroutines}
+            finalizers = (specials.registered_finalizers(space, rt)
+                          + specials.queued_finalizers(space, rt))
+            defers, panics = specials.defers_and_panics(space, rt, roots.live_goroutines)
+            fing = specials.running_finalizer_goroutine(space, rt)  # runs the program's code
         obj_off = file_offsets(core, heap.addr, heap.size, "a heap object")
         segments = []
         for s in roots.segments:
@@ -183,7 +190,7 @@ def raw_scan_from_core(core_path: str, program: str) -> RawScan:
             segments.append(SegmentInfo(s.bss, s.address, s.size, off, s.ptr_off, s.ptr_val))
         live = roots.live_goroutines
         goroutines = [goroutine_record(g, is_system_goroutine(
-            (rt.binary.symbol(g.startpc) or "").split("+", 1)[0]))
+            (rt.binary.symbol(g.startpc) or "").split("+", 1)[0]) and g.address != fing)
                       for g in live]
         frames = _frames(core, roots, live, frame_slots_of)
         max_size = int(heap.size.max()) if len(heap.size) else 0
@@ -192,5 +199,5 @@ def raw_scan_from_core(core_path: str, program: str) -> RawScan:
             obj_addr=heap.addr, obj_size=heap.size, obj_off=obj_off, obj_pstart=slots.pstart,
             ptr_off=slots.poff.astype(offset_dtype(max_size)), ptr_val=slots.pval,
             **frames, segments=segments, goroutines=goroutines, itabs=itabs,
-            address_order=True)
+            finalizers=finalizers, defers=defers, panics=panics, address_order=True)
 
