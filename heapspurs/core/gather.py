@@ -2,7 +2,8 @@
 per pointer slot) gathered from the core file's mmap by fancy indexing instead of one Python
 read each. A range the core's file does not hold in one segment (or at all) is read with
 :meth:`AddressSpace.read`, which raises what it raises (``UnmappedAddress``) or fills it from
-the program's read-only segments, so that answers and errors are the one-read-at-a-time ones.
+the program's read-only segments, so that answers and errors are the one-read-at-a-time ones;
+so is every range when the space's ``read`` is not :class:`AddressSpace`'s.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ class Gather:
     def __init__(self, space: AddressSpace):
         self.space = space
         core = space.core
-        segs = [s for s in core.segments if s.filesz]
+        # A space that reads otherwise (a subclass's read) is read through its read only.
+        direct = type(space).read is AddressSpace.read
+        segs = [s for s in core.segments if s.filesz and direct]
         self.vaddr = np.array([s.vaddr for s in segs], np.uint64)
         self.filesz = np.array([s.filesz for s in segs], np.uint64)
         self.offset = np.array([s.offset for s in segs], np.int64)
