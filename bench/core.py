@@ -9,7 +9,9 @@ strings, maps, slices and interfaces, writes its heap dump and blocks; its core 
 gcore (as tests/coretools.py takes them) and both are cached under the tests' cache, keyed by
 the program's source and N. Each row is the median of --runs runs of
 ``heapspurs --no-cache [--program BIN] FILE --top 1`` (index, dominators, one line), wall time
-and peak RSS (os.wait4), stdout discarded.
+and peak RSS (os.wait4), stdout discarded. The core is compared with the dump read with the same
+``--program`` (which types the heap); the dump alone is listed too. ``--code DIR`` times another
+checkout (e.g. ``git archive`` of an older commit, with its C extensions built).
 """
 
 from __future__ import annotations
@@ -20,15 +22,28 @@ import os
 import statistics
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
-sys.path.insert(0, str(ROOT / "bench"))
 
 from coretools import _facts_line, _gcore  # noqa: E402
 from gotools import CACHE, NEWEST, _lock, _tmp_beside, build  # noqa: E402
-from run import HEAPSPURS, measure  # noqa: E402
+
+HEAPSPURS = [sys.executable, "-m", "heapspurs"]
+
+
+def measure(cmd: list[str], cwd: Path) -> tuple[float, float]:
+    """(seconds, peak RSS in MB) of one run of ``cmd`` in ``cwd``, stdout discarded."""
+    start = time.perf_counter()
+    with open(os.devnull, "wb") as devnull:
+        proc = subprocess.Popen(cmd, stdout=devnull, stderr=subprocess.PIPE, cwd=cwd)
+        _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"failed: {' '.join(cmd)}\n{proc.stderr.read().decode()}")
+    return elapsed, usage.ru_maxrss / 1024
 
 
 def core_of(n: int, version: str) -> tuple[Path, Path, Path]:
@@ -61,25 +76,32 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=1_000_000, help="records in the heap")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--version", default=NEWEST, help="Go release to build corebig with")
+    ap.add_argument("--code", type=Path, default=ROOT,
+                    help="the heapspurs checkout to time (its C extensions built), e.g. an "
+                         "older commit's `git archive` for a before/after comparison")
     args = ap.parse_args()
     core, dump, binary = core_of(args.n, args.version)
     print(f"corebig N={args.n} go {args.version}: dump {dump.stat().st_size / 1e6:.0f} MB, "
           f"core {core.stat().st_size / 1e6:.0f} MB "
           f"({os.stat(core).st_blocks * 512 / 1e6:.0f} MB on disk)")
+    prog = ["--program", str(binary)]
     rows = {
         "dump: --no-cache DUMP --top 1": [*HEAPSPURS, "--no-cache", str(dump), "--top", "1"],
+        "dump: --no-cache --program BIN DUMP --top 1": [
+            *HEAPSPURS, "--no-cache", *prog, str(dump), "--top", "1"],
         "core: --no-cache --program BIN CORE --top 1": [
-            *HEAPSPURS, "--no-cache", "--program", str(binary), str(core), "--top", "1"],
+            *HEAPSPURS, "--no-cache", *prog, str(core), "--top", "1"],
     }
     got = {}
     for name, cmd in rows.items():
-        runs = [measure(cmd) for _ in range(args.runs)]
+        runs = [measure(cmd, args.code) for _ in range(args.runs)]
         t = statistics.median(r[0] for r in runs)
         rss = statistics.median(r[1] for r in runs)
         got[name] = (t, rss)
         print(f"{name:48s} {t:7.2f} s {rss:7.0f} MB", flush=True)
-    (dt, drss), (ct, crss) = got.values()
-    print(f"core / dump: time {ct / dt:.2f}x, peak RSS {crss / drss:.2f}x")
+    _, (dt, drss), (ct, crss) = got.values()
+    print(f"core / dump (both with --program, which types the heap): time {ct / dt:.2f}x, "
+          f"peak RSS {crss / drss:.2f}x")
 
 
 if __name__ == "__main__":

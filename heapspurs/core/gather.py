@@ -12,7 +12,7 @@ import numpy as np
 
 from heapspurs.core.memory import AddressSpace
 
-CHUNK = 1 << 22  # ranges or words gathered at once: bounds the index arrays' memory
+CHUNK = 1 << 18  # ranges or words gathered at once: bounds the index arrays' memory
 
 
 class Gather:

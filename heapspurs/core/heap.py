@@ -28,7 +28,7 @@ PAGE_SIZE = 8192  # runtime._PageSize: 8 KiB on every release and platform
 # DWARF carries it as a DW_TAG_constant, which the names stage's readers do not return yet.
 MSPAN_IN_USE = 1
 MHEAP_SYMBOL = "runtime.mheap_"
-CHUNK = 1 << 22  # slots of spans worked out at once
+CHUNK = 1 << 18  # slots (objects, pointer words) worked out at once: bounds the temporaries
 MSPAN_FIELDS = ("startAddr", "npages", "elemsize", "spanclass", "nelems", "freeindex",
                 "allocBits", "state")
 

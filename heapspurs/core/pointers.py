@@ -459,7 +459,8 @@ def pointer_slots(space: AddressSpace, layout: RuntimeLayout, pl: PointerLayout,
     pstart = np.zeros(n + 1, np.int64)
     np.cumsum(counts, out=pstart[1:])
     poff = np.zeros(int(pstart[-1]), np.uint64)
-    for objs, c, offs in pieces:
+    while pieces:  # each piece freed once its offsets are in place
+        objs, c, offs = pieces.pop()
         rank = np.arange(len(offs)) - np.repeat(np.cumsum(c) - c, c)
         poff[np.repeat(pstart[objs], c) + rank] = offs
     pval = np.empty(len(poff), np.uint64)
