@@ -27,9 +27,17 @@ class Gather:
         self.vaddr = np.array([s.vaddr for s in segs], np.uint64)
         self.filesz = np.array([s.filesz for s in segs], np.uint64)
         self.offset = np.array([s.offset for s in segs], np.int64)
-        assert core._map is not None
-        self.buf = np.frombuffer(core._map, np.uint8)
-        self.words = self.buf[:len(self.buf) // 8 * 8].view("<u8")
+
+    def buf(self) -> np.ndarray:
+        """The core file's bytes. A view of its mmap, which cannot be closed while one is
+        alive: taken for one gather and dropped before anything that may raise, so that no
+        traceback keeps one."""
+        assert self.space.core._map is not None
+        return np.frombuffer(self.space.core._map, np.uint8)
+
+    def words(self) -> np.ndarray:
+        buf = self.buf()
+        return buf[:len(buf) // 8 * 8].view("<u8")
 
     def offsets(self, addr: np.ndarray, n: np.ndarray | int) -> tuple[np.ndarray, np.ndarray]:
         """(file offset, held) of each range ``[addr, addr + n)``: held when one segment's
@@ -54,9 +62,11 @@ class Gather:
         off, held = self.offsets(addr, n)
         rows = np.nonzero(held)[0]
         step = max(1, CHUNK // n)
+        buf = self.buf()
         for k in range(0, len(rows), step):
             r = rows[k:k + step]
-            out[r] = self.buf[off[r][:, None] + np.arange(n)[None, :]]
+            out[r] = buf[off[r][:, None] + np.arange(n)[None, :]]
+        del buf
         for r in np.nonzero(~held)[0].tolist():
             out[r] = np.frombuffer(self.space.read(int(addr[r]), n), np.uint8)
         return out
@@ -75,7 +85,9 @@ class Gather:
         h = np.nonzero(held & (n > 0))[0]
         if len(h):
             within = np.arange(int(n[h].sum())) - np.repeat(np.cumsum(n[h]) - n[h], n[h])
-            out[np.repeat(starts[h], n[h]) + within] = self.buf[np.repeat(off[h], n[h]) + within]
+            buf = self.buf()
+            out[np.repeat(starts[h], n[h]) + within] = buf[np.repeat(off[h], n[h]) + within]
+            del buf
         for r in np.nonzero(~held & (n > 0))[0].tolist():
             out[starts[r]:starts[r + 1]] = np.frombuffer(
                 self.space.read(int(addr[r]), int(n[r])), np.uint8)
@@ -89,7 +101,9 @@ class Gather:
             a = at[k:k + CHUNK]
             off, held = self.offsets(a, 8)
             fast = held & (off % 8 == 0)
-            out[k:k + CHUNK][fast] = self.words[off[fast] // 8]
+            words = self.words()
+            out[k:k + CHUNK][fast] = words[off[fast] // 8]
+            del words
             for r in np.nonzero(~fast)[0].tolist():
                 out[k + r] = self.space.word(int(a[r]))
         return out

@@ -472,7 +472,9 @@ def pointer_slots(space: AddressSpace, layout: RuntimeLayout, pl: PointerLayout,
         at = np.repeat(heap.addr[lo:hi], counts[lo:hi]) + poff[s0:s1]
         d = np.repeat(obj_delta[lo:hi], counts[lo:hi])
         fast = d != -1
-        pval[s0:s1][fast] = gather.words[(at[fast].astype(np.int64) + d[fast]) // WORD]
+        words = gather.words()
+        pval[s0:s1][fast] = words[(at[fast].astype(np.int64) + d[fast]) // WORD]
+        del words  # before anything that may raise: the core's mmap closes only without it
         pval[s0:s1][~fast] = gather.words_at(at[~fast])
         lo = hi
     return PointerSlots(pstart, poff, pval, untyped)
