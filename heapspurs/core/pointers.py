@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from heapspurs.core.elf_core import open_core
-from heapspurs.core.errors import CoreFileError
+from heapspurs.core.errors import CoreFileError, UnmappedAddress
 from heapspurs.core.gather import Gather
 from heapspurs.core.heap import (
     CHUNK,
@@ -303,6 +303,37 @@ class _Arenas:
         return np.concatenate(bits).astype(bool), np.concatenate(nomore).astype(bool)
 
 
+class _WholeArenas:
+    """Go 1.21's heap bitmap of whole heap arenas, read once each: the bitmap's bytes and, per
+    64-word group, the first group at or after it marked ``noMorePtrs``, concatenated over
+    the arenas (arena ``k``'s words from ``k * words``)."""
+
+    def __init__(self, arenas: _Arenas, starts: list[int]):
+        ab = arenas.ab
+        self.words = ab.arena_bytes // WORD
+        groups = self.words // 64
+        self.index = {a: k for k, a in enumerate(starts)}
+        packed, marks = [], []
+        for k, a in enumerate(starts):
+            arena = arenas._arena(a)
+            packed.append(np.frombuffer(arenas.space.read(arena + ab.bitmap, self.words // 8),
+                                        np.uint8))
+            flags = np.unpackbits(np.frombuffer(arenas.space.read(
+                arena + ab.no_more_ptrs, (groups + 7) // 8), np.uint8), bitorder="little")
+            marked = np.where(flags[:groups].astype(bool), np.arange(groups), groups)
+            marks.append(np.minimum.accumulate(marked[::-1])[::-1] + k * groups)
+        self.packed = np.concatenate(packed) if packed else np.zeros(0, np.uint8)
+        self.next_marked = np.concatenate(marks) if marks else np.zeros(0, np.int64)
+
+    def slots(self, w: np.ndarray, nw: int) -> tuple[np.ndarray, np.ndarray]:
+        """(counts, offsets) of objects of ``nw`` words from the (concatenated) words ``w``:
+        their set bits up to the end of the first group marked noMorePtrs."""
+        end = np.minimum(w + nw, (self.next_marked[w // 64] + 1) * 64) - w
+        words = w[:, None] + np.arange(nw)[None, :]
+        bits = (self.packed[words >> 3] >> (words & 7).astype(np.uint8)) & 1
+        return _rows(bits.astype(bool) & (np.arange(nw)[None, :] < end[:, None]))
+
+
 def _rows(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per row of a (objects, words) bool matrix: how many are set, and the set columns."""
     rows, cols = np.nonzero(mask)
@@ -383,11 +414,13 @@ def _check_held(space: AddressSpace, span: _Span) -> None:
 
 
 def _small_spans(space: AddressSpace, pl: PointerLayout, spans: _SpanArrays, rows: np.ndarray,
-                 first: np.ndarray, last: np.ndarray, addr: np.ndarray, gather: Gather
+                 first: np.ndarray, last: np.ndarray, addr: np.ndarray, gather: Gather,
+                 whole: _WholeArenas | None = None
                  ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """(objects, slot counts, slot offsets) of the objects in the spans ``rows`` of small
-    objects (Go 1.22 on: heap bits at the span's end), all spans of one element size and
-    page count at once: what :func:`_span_slots` works out span by span."""
+    objects (Go 1.22 on: heap bits at the span's end; Go 1.21: ``whole``, the bitmaps of the
+    arenas holding them), all spans of one element size and page count at once: what
+    :func:`_span_slots` works out span by span."""
     out = []
     size, npages = int(spans.elemsize[rows[0]]), int(spans.npages[rows[0]])
     nw = size // WORD
@@ -399,10 +432,19 @@ def _small_spans(space: AddressSpace, pl: PointerLayout, spans: _SpanArrays, row
     step = max(1, CHUNK // max(hb * 8, nw * 64))  # spans at once
     for k in range(0, len(rows), step):
         r = rows[k:k + step]
-        bits = np.unpackbits(gather.fixed(base[k:k + step], hb), axis=1, bitorder="little")
         n = (last[r] - first[r]).astype(np.int64)
         span_row = np.repeat(np.arange(len(r)), n)
         objs = np.repeat(first[r] - (np.cumsum(n) - n), n) + np.arange(int(n.sum()))
+        if whole is not None:
+            a = addr[objs]
+            at = a // np.uint64(whole.words * WORD) * np.uint64(whole.words * WORD)
+            k_of = np.array([whole.index[x] for x in np.unique(at).tolist()], np.int64)
+            base_of = k_of[np.searchsorted(np.unique(at), at)] * whole.words
+            counts, poff = whole.slots(base_of + ((a - at) // np.uint64(WORD)).astype(
+                np.int64), nw)
+            out.append((objs, counts, poff))
+            continue
+        bits = np.unpackbits(gather.fixed(base[k:k + step], hb), axis=1, bitorder="little")
         slot = ((addr[objs] - spans.start[r][span_row]) // np.uint64(size)).astype(np.int64)
         words = slot[:, None] * nw + np.arange(nw)[None, :]
         counts, poff = _rows(bits[span_row[:, None], words].astype(bool))
@@ -438,15 +480,22 @@ def pointer_slots(space: AddressSpace, layout: RuntimeLayout, pl: PointerLayout,
     types = _Types(space, pl)
     arenas = _Arenas(space, pl.arena) if pl.arena is not None else None
     small = spans.elemsize[scan] <= np.uint64(MIN_SIZE_FOR_MALLOC_HEADER)
-    if arenas is not None:
-        small[:] = False
+    whole = None
+    if arenas is not None:  # Go 1.21: small spans within one arena, its bitmap read whole
+        ab = np.uint64(arenas.ab.arena_bytes)
+        arena_of = spans.start[scan] // ab * ab
+        small &= arena_of == (spans.start[scan] + span_bytes[scan] - np.uint64(1)) // ab * ab
+        try:
+            whole = _WholeArenas(arenas, np.unique(arena_of[small]).tolist())
+        except UnmappedAddress:  # an arena's bitmap not all in the core: span by span
+            small[:] = False
     pieces = []
     groups = np.stack([spans.elemsize[scan][small], spans.npages[scan][small]], axis=1)
     if len(groups):
         keys, which = np.unique(groups, axis=0, return_inverse=True)
         for g in range(len(keys)):
             pieces += _small_spans(space, pl, spans, scan[small][which.ravel() == g], first, last,
-                                   heap.addr, gather)
+                                   heap.addr, gather, whole)
     untyped = 0
     for i in scan[~small].tolist():
         a, b = int(first[i]), int(last[i])
