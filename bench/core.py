@@ -12,6 +12,11 @@ the program's source and N. Each row is the median of --runs runs of
 and peak RSS (os.wait4), stdout discarded. The core is compared with the dump read with the same
 ``--program`` (which types the heap); the dump alone is listed too. ``--code DIR`` times another
 checkout (e.g. ``git archive`` of an older commit, with its C extensions built).
+
+Measured (N = 5,000,000: a 1054 MB dump, 835 MB of core on disk; Go 1.27.3; 2 shared cores,
+medians of 3), core against the dump with --program: before the vectorised span walk (3944a2f)
+24.8 s / 2813 MB against 17.0 s / 2625 MB (1.46x time, 1.07x RSS); after, 19.6 s / 2589 MB
+against 17.3 s / 2625 MB (1.13x, 0.99x). raw_scan_from_core alone: 12.3 s -> 4.9 s.
 """
 
 from __future__ import annotations
