@@ -8,6 +8,10 @@ DWARF through the names stage's reader. ``mheap_.allspans`` lists every span; in
 use, slot ``i`` (of ``nelems``) holds an object when ``i < freeindex`` or bit ``i`` of
 ``allocBits`` is set: ``mspan.isFree`` negated, what ``runtime.dumpobjs`` uses, so the objects
 are the dump's without its phantoms (dumpobjs also walks the slots past ``nelems``).
+
+The spans are read all at once, their structs and allocation bits gathered from the core file's
+mmap with numpy (:mod:`heapspurs.core.gather`) and their slots worked out a group of spans at a
+time; :mod:`heapspurs.core.pointers` reads them the same way.
 """
 
 from __future__ import annotations
@@ -120,10 +124,6 @@ def runtime_layout(program: str, binary: Binary | None = None) -> RuntimeLayout:
                             "not a slice")
     return RuntimeLayout(binary.go_version, mheap, allspans, types.types[mspan_t].size,
                          struct_fields(types, mspan_t, MSPAN_FIELDS, program))
-
-
-def _uint(raw: bytes, f: Field) -> int:
-    return int.from_bytes(raw[f.offset:f.offset + f.size], "little")
 
 
 def column(raw: np.ndarray, f: Field) -> np.ndarray:
