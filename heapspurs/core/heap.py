@@ -8,6 +8,10 @@ DWARF through the names stage's reader. ``mheap_.allspans`` lists every span; in
 use, slot ``i`` (of ``nelems``) holds an object when ``i < freeindex`` or bit ``i`` of
 ``allocBits`` is set: ``mspan.isFree`` negated, what ``runtime.dumpobjs`` uses, so the objects
 are the dump's without its phantoms (dumpobjs also walks the slots past ``nelems``).
+
+The spans are read all at once, their structs and allocation bits gathered from the core file's
+mmap with numpy (:mod:`heapspurs.core.gather`) and their slots worked out a group of spans at a
+time; :mod:`heapspurs.core.pointers` reads them the same way.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import numpy as np
 
 from heapspurs.core.elf_core import open_core
 from heapspurs.core.errors import CoreFileError
+from heapspurs.core.gather import Gather
 from heapspurs.core.memory import AddressSpace, open_address_space
 from heapspurs.names.dwarf_types import GoTypes, load_types
 from heapspurs.names.elf_binary import Binary, read_binary
@@ -27,6 +32,7 @@ PAGE_SIZE = 8192  # runtime._PageSize: 8 KiB on every release and platform
 # DWARF carries it as a DW_TAG_constant, which the names stage's readers do not return yet.
 MSPAN_IN_USE = 1
 MHEAP_SYMBOL = "runtime.mheap_"
+CHUNK = 1 << 18  # slots (objects, pointer words) worked out at once: bounds the temporaries
 MSPAN_FIELDS = ("startAddr", "npages", "elemsize", "spanclass", "nelems", "freeindex",
                 "allocBits", "state")
 
@@ -120,43 +126,67 @@ def runtime_layout(program: str, binary: Binary | None = None) -> RuntimeLayout:
                          struct_fields(types, mspan_t, MSPAN_FIELDS, program))
 
 
-def _uint(raw: bytes, f: Field) -> int:
-    return int.from_bytes(raw[f.offset:f.offset + f.size], "little")
+def column(raw: np.ndarray, f: Field) -> np.ndarray:
+    """Field ``f`` of each row of ``raw`` (structs as a (rows, struct size) uint8 array), as
+    uint64."""
+    return np.ascontiguousarray(raw[:, f.offset:f.offset + f.size]).view(
+        f"<u{f.size}").ravel().astype(np.uint64)
 
 
-def heap_objects(space: AddressSpace, layout: RuntimeLayout) -> HeapObjects:
-    """Every allocated object of the heap in ``space``, sorted by address."""
+def span_structs(space: AddressSpace, layout: RuntimeLayout, gather: Gather
+                 ) -> tuple[np.ndarray, np.ndarray, int]:
+    """(the mspan pointers of ``mheap_.allspans``, their structs as a (spans, mspan size)
+    uint8 array, the slice's length), read all at once."""
     where = space.core.path
     hdr = space.read(layout.mheap + layout.allspans.offset, 24)
     array, length, cap = (int.from_bytes(hdr[k:k + 8], "little") for k in (0, 8, 16))
     if length > cap or length * 8 > space.core.size:
         raise CoreFileError(f"{where}: runtime.mheap_.allspans has length {length} and "
                             f"capacity {cap}: not the heap of this program, or a corrupt core")
-    spans = np.frombuffer(space.read(array, length * 8), "<u8") if length else []
+    ptrs = np.frombuffer(space.read(array, length * 8), "<u8") if length else np.zeros(
+        0, np.uint64)
+    return ptrs, gather.fixed(ptrs, layout.mspan_size), length
+
+
+def heap_objects(space: AddressSpace, layout: RuntimeLayout) -> HeapObjects:
+    """Every allocated object of the heap in ``space``, sorted by address."""
+    where = space.core.path
+    gather = Gather(space)
+    ptrs, raw, length = span_structs(space, layout, gather)
     f = layout.mspan
+    use = raw[:, f["state"].offset] == MSPAN_IN_USE
+    in_use = int(use.sum())
+    ptrs, raw = ptrs[use], raw[use]
+    start, npages, elemsize, nelems, freeindex, bits_at = (column(raw, f[k]) for k in (
+        "startAddr", "npages", "elemsize", "nelems", "freeindex", "allocBits"))
+    o = [a.astype(object) for a in (elemsize, npages, nelems, freeindex)]  # no overflow
+    bad = ((elemsize == 0) | (npages == 0) | (o[2] * o[0] > o[1] * PAGE_SIZE).astype(bool)
+           | (freeindex > nelems))
+    if bad.any():
+        k = int(np.argmax(bad))
+        raise CoreFileError(f"{where}: the span at {int(ptrs[k]):#x} ({int(npages[k])} pages "
+                            f"from {int(start[k]):#x}, {int(nelems[k])} objects of "
+                            f"{int(elemsize[k])} bytes, free index {int(freeindex[k])}) is not "
+                            "a span: a corrupt core or another program")
+    keep = nelems > 0
+    start, elemsize, nelems, freeindex, bits_at = (a[keep] for a in (
+        start, elemsize, nelems, freeindex, bits_at))
     addrs, sizes = [], []
-    in_use = 0
-    for p in spans.tolist() if length else []:
-        raw = space.read(p, layout.mspan_size)
-        if raw[f["state"].offset] != MSPAN_IN_USE:
-            continue
-        in_use += 1
-        start, npages, elemsize = (_uint(raw, f[k]) for k in ("startAddr", "npages", "elemsize"))
-        nelems, freeindex, bits_at = (_uint(raw, f[k]) for k in ("nelems", "freeindex",
-                                                                   "allocBits"))
-        if (elemsize == 0 or npages == 0 or nelems * elemsize > npages * PAGE_SIZE
-                or freeindex > nelems):
-            raise CoreFileError(f"{where}: the span at {p:#x} ({npages} pages from "
-                                f"{start:#x}, {nelems} objects of {elemsize} bytes, free index "
-                                f"{freeindex}) is not a span: a corrupt core or another program")
-        if nelems == 0:
-            continue
-        bits = np.frombuffer(space.read(bits_at, (nelems + 7) // 8), np.uint8)
-        used = np.unpackbits(bits, bitorder="little")[:nelems].astype(bool)
-        used[:freeindex] = True
-        slots = np.nonzero(used)[0].astype(np.uint64)
-        addrs.append(np.uint64(start) + slots * np.uint64(elemsize))
-        sizes.append(np.full(len(slots), elemsize, np.uint64))
+    cum = np.cumsum(nelems.astype(np.int64))
+    lo = 0
+    while lo < len(nelems):  # spans in groups of about CHUNK slots: bounds the arrays' memory
+        done = int(cum[lo - 1]) if lo else 0
+        hi = max(lo + 1, int(np.searchsorted(cum, done + CHUNK, "right")))
+        ne = nelems[lo:hi].astype(np.int64)
+        bits, bstart = gather.ranges(bits_at[lo:hi], (ne + 7) // 8)
+        unpacked = np.unpackbits(bits, bitorder="little")
+        slot = np.arange(int(ne.sum())) - np.repeat(np.cumsum(ne) - ne, ne)
+        used = unpacked[np.repeat(bstart[:-1] * 8, ne) + slot].astype(bool)
+        used |= slot < np.repeat(freeindex[lo:hi].astype(np.int64), ne)
+        size = np.repeat(elemsize[lo:hi], ne)
+        addrs.append((np.repeat(start[lo:hi], ne) + slot.astype(np.uint64) * size)[used])
+        sizes.append(size[used])
+        lo = hi
     addr = np.concatenate(addrs) if addrs else np.zeros(0, np.uint64)
     size = np.concatenate(sizes) if sizes else np.zeros(0, np.uint64)
     order = np.argsort(addr, kind="stable")

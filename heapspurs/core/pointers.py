@@ -31,15 +31,19 @@ from dataclasses import dataclass
 import numpy as np
 
 from heapspurs.core.elf_core import open_core
-from heapspurs.core.errors import CoreFileError
+from heapspurs.core.errors import CoreFileError, UnmappedAddress
+from heapspurs.core.gather import Gather
 from heapspurs.core.heap import (
+    CHUNK,
     MSPAN_IN_USE,
     PAGE_SIZE,
     Field,
     HeapObjects,
     RuntimeLayout,
+    column,
     heap_objects,
     runtime_layout,
+    span_structs,
     struct_fields,
     struct_type,
 )
@@ -172,31 +176,43 @@ class _Span:
     large_type: int
 
 
-def _spans(space: AddressSpace, layout: RuntimeLayout, pl: PointerLayout) -> list[_Span]:
-    """The spans in use, sorted by start address."""
+@dataclass
+class _SpanArrays:
+    """The spans in use, sorted by start address, one array per field (uint64)."""
+
+    start: np.ndarray
+    npages: np.ndarray
+    elemsize: np.ndarray
+    spanclass: np.ndarray
+    large_type: np.ndarray
+
+    def span(self, i: int) -> _Span:
+        return _Span(int(self.start[i]), int(self.npages[i]), int(self.elemsize[i]),
+                     int(self.spanclass[i]), int(self.large_type[i]))
+
+
+def _spans(space: AddressSpace, layout: RuntimeLayout, pl: PointerLayout, gather: Gather
+           ) -> _SpanArrays:
+    """The spans in use, sorted by start address, read all at once."""
     where = space.core.path
-    hdr = space.read(layout.mheap + layout.allspans.offset, 24)
-    array, length = (int.from_bytes(hdr[k:k + 8], "little") for k in (0, 8))
-    if length * 8 > space.core.size:
-        raise CoreFileError(f"{where}: runtime.mheap_.allspans has length {length}: not the "
-                            "heap of this program, or a corrupt core")
-    out = []
+    ptrs, raw, _ = span_structs(space, layout, gather)
     f = pl.mspan
-    for p in np.frombuffer(space.read(array, length * 8), "<u8").tolist() if length else []:
-        raw = space.read(p, layout.mspan_size)
-        if raw[f["state"].offset] != MSPAN_IN_USE:
-            continue
-        s = _Span(_uint(raw, f["startAddr"]), _uint(raw, f["npages"]), _uint(raw, f["elemsize"]),
-                  _uint(raw, f["spanclass"]),
-                  _uint(raw, f["largeType"]) if "largeType" in f else 0)
-        if (s.elemsize == 0 or s.npages == 0 or s.npages * PAGE_SIZE > space.core.size
-                or s.elemsize > s.npages * PAGE_SIZE):
-            raise CoreFileError(f"{where}: the span at {p:#x} ({s.npages} pages from "
-                                f"{s.start:#x}, objects of {s.elemsize} bytes) is not a span: "
-                                "a corrupt core or another program")
-        out.append(s)
-    out.sort(key=lambda s: s.start)
-    return out
+    use = raw[:, f["state"].offset] == MSPAN_IN_USE
+    ptrs, raw = ptrs[use], raw[use]
+    start, npages, elemsize, spanclass = (column(raw, f[k]) for k in (
+        "startAddr", "npages", "elemsize", "spanclass"))
+    large = column(raw, f["largeType"]) if "largeType" in f else np.zeros(len(raw), np.uint64)
+    o = [a.astype(object) for a in (npages, elemsize)]  # no overflow
+    bad = ((elemsize == 0) | (npages == 0) | (o[0] * PAGE_SIZE > space.core.size).astype(bool)
+           | (o[1] > o[0] * PAGE_SIZE).astype(bool))
+    if bad.any():
+        k = int(np.argmax(bad))
+        raise CoreFileError(f"{where}: the span at {int(ptrs[k]):#x} ({int(npages[k])} pages "
+                            f"from {int(start[k]):#x}, objects of {int(elemsize[k])} bytes) is "
+                            "not a span: a corrupt core or another program")
+    order = np.argsort(start, kind="stable")
+    return _SpanArrays(start[order], npages[order], elemsize[order], spanclass[order],
+                       large[order])
 
 
 class _Types:
@@ -287,6 +303,37 @@ class _Arenas:
         return np.concatenate(bits).astype(bool), np.concatenate(nomore).astype(bool)
 
 
+class _WholeArenas:
+    """Go 1.21's heap bitmap of whole heap arenas, read once each: the bitmap's bytes and, per
+    64-word group, the first group at or after it marked ``noMorePtrs``, concatenated over
+    the arenas (arena ``k``'s words from ``k * words``)."""
+
+    def __init__(self, arenas: _Arenas, starts: list[int]):
+        ab = arenas.ab
+        self.words = ab.arena_bytes // WORD
+        groups = self.words // 64
+        self.index = {a: k for k, a in enumerate(starts)}
+        packed, marks = [], []
+        for k, a in enumerate(starts):
+            arena = arenas._arena(a)
+            packed.append(np.frombuffer(arenas.space.read(arena + ab.bitmap, self.words // 8),
+                                        np.uint8))
+            flags = np.unpackbits(np.frombuffer(arenas.space.read(
+                arena + ab.no_more_ptrs, (groups + 7) // 8), np.uint8), bitorder="little")
+            marked = np.where(flags[:groups].astype(bool), np.arange(groups), groups)
+            marks.append(np.minimum.accumulate(marked[::-1])[::-1] + k * groups)
+        self.packed = np.concatenate(packed) if packed else np.zeros(0, np.uint8)
+        self.next_marked = np.concatenate(marks) if marks else np.zeros(0, np.int64)
+
+    def slots(self, w: np.ndarray, nw: int) -> tuple[np.ndarray, np.ndarray]:
+        """(counts, offsets) of objects of ``nw`` words from the (concatenated) words ``w``:
+        their set bits up to the end of the first group marked noMorePtrs."""
+        end = np.minimum(w + nw, (self.next_marked[w // 64] + 1) * 64) - w
+        words = w[:, None] + np.arange(nw)[None, :]
+        bits = (self.packed[words >> 3] >> (words & 7).astype(np.uint8)) & 1
+        return _rows(bits.astype(bool) & (np.arange(nw)[None, :] < end[:, None]))
+
+
 def _rows(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per row of a (objects, words) bool matrix: how many are set, and the set columns."""
     rows, cols = np.nonzero(mask)
@@ -366,39 +413,119 @@ def _check_held(space: AddressSpace, span: _Span) -> None:
         address += have
 
 
+def _small_spans(space: AddressSpace, pl: PointerLayout, spans: _SpanArrays, rows: np.ndarray,
+                 first: np.ndarray, last: np.ndarray, addr: np.ndarray, gather: Gather,
+                 whole: _WholeArenas | None = None
+                 ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """(objects, slot counts, slot offsets) of the objects in the spans ``rows`` of small
+    objects (Go 1.22 on: heap bits at the span's end; Go 1.21: ``whole``, the bitmaps of the
+    arenas holding them), all spans of one element size and page count at once: what
+    :func:`_span_slots` works out span by span."""
+    out = []
+    size, npages = int(spans.elemsize[rows[0]]), int(spans.npages[rows[0]])
+    nw = size // WORD
+    span_bytes = npages * PAGE_SIZE
+    hb = span_bytes // WORD // 8
+    base = spans.start[rows] + np.uint64(span_bytes - hb)
+    if pl.inline_mark_bits and size >= MIN_SIZE_FOR_INLINE_MARK_BITS:
+        base -= np.uint64(pl.inline_mark_bits)
+    step = max(1, CHUNK // max(hb * 8, nw * 64))  # spans at once
+    for k in range(0, len(rows), step):
+        r = rows[k:k + step]
+        n = (last[r] - first[r]).astype(np.int64)
+        span_row = np.repeat(np.arange(len(r)), n)
+        objs = np.repeat(first[r] - (np.cumsum(n) - n), n) + np.arange(int(n.sum()))
+        if whole is not None:
+            a = addr[objs]
+            at = a // np.uint64(whole.words * WORD) * np.uint64(whole.words * WORD)
+            k_of = np.array([whole.index[x] for x in np.unique(at).tolist()], np.int64)
+            base_of = k_of[np.searchsorted(np.unique(at), at)] * whole.words
+            counts, poff = whole.slots(base_of + ((a - at) // np.uint64(WORD)).astype(
+                np.int64), nw)
+            out.append((objs, counts, poff))
+            continue
+        bits = np.unpackbits(gather.fixed(base[k:k + step], hb), axis=1, bitorder="little")
+        slot = ((addr[objs] - spans.start[r][span_row]) // np.uint64(size)).astype(np.int64)
+        words = slot[:, None] * nw + np.arange(nw)[None, :]
+        counts, poff = _rows(bits[span_row[:, None], words].astype(bool))
+        out.append((objs, counts, poff))
+    return out
+
+
 def pointer_slots(space: AddressSpace, layout: RuntimeLayout, pl: PointerLayout,
                   heap: HeapObjects) -> PointerSlots:
     """The pointer slots of the objects of ``heap`` and the values in them."""
     where = space.core.path
     n = len(heap.addr)
-    spans = _spans(space, layout, pl)
-    starts = np.array([s.start for s in spans], np.uint64)
-    first = np.searchsorted(heap.addr, starts)
-    last = np.searchsorted(heap.addr, starts + np.array(
-        [s.npages * PAGE_SIZE for s in spans], np.uint64))
-    if n and (len(spans) == 0 or int(first[0]) != 0 or int(last[-1]) != n
+    gather = Gather(space)
+    spans = _spans(space, layout, pl, gather)
+    span_bytes = spans.npages * np.uint64(PAGE_SIZE)
+    first = np.searchsorted(heap.addr, spans.start)
+    last = np.searchsorted(heap.addr, spans.start + span_bytes)
+    if n and (len(spans.start) == 0 or int(first[0]) != 0 or int(last[-1]) != n
               or np.any(first[1:] != last[:-1])):
         raise CoreFileError(f"{where}: the heap's objects are not all in its spans in use: "
                             "the heap changed, or a corrupt core")
+    # Noscan spans hold no pointers (Go 1.21 keeps their bitmap zero: mbitmap.go).
+    scan = np.nonzero((first != last) & (spans.spanclass & np.uint64(SPAN_CLASS_NOSCAN) == 0))[0]
+    span_off, held = gather.offsets(spans.start[scan], span_bytes[scan])
+    # Where each object's bytes are in the core file, when its span is in one segment there
+    # (word-aligned): its pointer values are read from there at once; -1: read one by one.
+    direct = held & (span_off % WORD == 0)
+    delta = np.full(len(spans.start), -1, np.int64)
+    delta[scan[direct]] = span_off[direct] - spans.start[scan[direct]].astype(np.int64)
+    obj_delta = np.repeat(delta, (last - first).astype(np.int64))
+    for i in scan[~held].tolist():  # in more than one segment, or not all in the core
+        _check_held(space, spans.span(i))
     types = _Types(space, pl)
     arenas = _Arenas(space, pl.arena) if pl.arena is not None else None
-    counts = np.zeros(n, np.int64)
-    offs, vals = [], []
+    small = spans.elemsize[scan] <= np.uint64(MIN_SIZE_FOR_MALLOC_HEADER)
+    whole = None
+    if arenas is not None:  # Go 1.21: small spans within one arena, its bitmap read whole
+        ab = np.uint64(arenas.ab.arena_bytes)
+        arena_of = spans.start[scan] // ab * ab
+        small &= arena_of == (spans.start[scan] + span_bytes[scan] - np.uint64(1)) // ab * ab
+        try:
+            whole = _WholeArenas(arenas, np.unique(arena_of[small]).tolist())
+        except UnmappedAddress:  # an arena's bitmap not all in the core: span by span
+            small[:] = False
+    pieces = []
+    groups = np.stack([spans.elemsize[scan][small], spans.npages[scan][small]], axis=1)
+    if len(groups):
+        keys, which = np.unique(groups, axis=0, return_inverse=True)
+        for g in range(len(keys)):
+            pieces += _small_spans(space, pl, spans, scan[small][which.ravel() == g], first, last,
+                                   heap.addr, gather, whole)
     untyped = 0
-    for s, a, b in zip(spans, first.tolist(), last.tolist(), strict=True):
-        if a == b or s.spanclass & SPAN_CLASS_NOSCAN:
-            # Noscan spans hold no pointers (Go 1.21 keeps their bitmap zero: mbitmap.go).
-            continue
-        _check_held(space, s)
-        c, poff, u = _span_slots(space, pl, s, heap.addr[a:b], types, arenas)
-        counts[a:b] = c
+    for i in scan[~small].tolist():
+        a, b = int(first[i]), int(last[i])
+        c, poff, u = _span_slots(space, pl, spans.span(i), heap.addr[a:b], types, arenas)
         untyped += u
-        offs.append(poff)
-        vals.append(_values(space, heap.addr[a:b], c, poff))
+        pieces.append((np.arange(a, b), c, poff))
+    counts = np.zeros(n, np.int64)
+    for objs, c, _ in pieces:
+        counts[objs] = c
     pstart = np.zeros(n + 1, np.int64)
     np.cumsum(counts, out=pstart[1:])
-    poff = np.concatenate(offs) if offs else np.zeros(0, np.uint64)
-    pval = np.concatenate(vals) if vals else np.zeros(0, np.uint64)
+    poff = np.zeros(int(pstart[-1]), np.uint64)
+    while pieces:  # each piece freed once its offsets are in place
+        objs, c, offs = pieces.pop()
+        rank = np.arange(len(offs)) - np.repeat(np.cumsum(c) - c, c)
+        poff[np.repeat(pstart[objs], c) + rank] = offs
+    pval = np.empty(len(poff), np.uint64)
+    lo = 0
+    while lo < n:  # objects in groups of about CHUNK slots
+        hi = max(lo + 1, int(np.searchsorted(pstart, pstart[lo] + CHUNK, "right")) - 1)
+        hi = min(hi, n)
+        s0, s1 = int(pstart[lo]), int(pstart[hi])
+        at = np.repeat(heap.addr[lo:hi], counts[lo:hi]) + poff[s0:s1]
+        d = np.repeat(obj_delta[lo:hi], counts[lo:hi])
+        fast = d != -1
+        words = gather.words()
+        pval[s0:s1][fast] = words[(at[fast].astype(np.int64) + d[fast]) // WORD]
+        del words  # before anything that may raise: the core's mmap closes only without it
+        pval[s0:s1][~fast] = gather.words_at(at[~fast])
+        lo = hi
     return PointerSlots(pstart, poff, pval, untyped)
 
 

@@ -1,0 +1,3 @@
+module corebig
+
+go 1.21
