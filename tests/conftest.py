@@ -9,6 +9,8 @@ these fixtures fail (error) with pip's message: they are never skipped.
     leaks_run    DumpRun of tests/goprogs/leaks built with go_version
     big_run      DumpRun of tests/goprogs/big (N=50000) built with the newest release only
     names_run    DumpRun of tests/goprogs/names (globals, statics, OID classes) with go_version
+    corefile_run CoreRun of tests/goprogs/corefile with go_version: its heap dump, then its core
+                 taken with gcore (needs gdb: skipped without it, failing in CI)
 """
 
 from __future__ import annotations
@@ -66,3 +68,12 @@ def big_run():
 @pytest.fixture(scope="session")
 def names_run(go_version):
     return run_dump("names", go_version)
+
+
+@pytest.fixture(scope="session")
+def corefile_run(go_version):
+    from clirun import needs_tool
+    from coretools import GCORE, core_run
+
+    needs_tool(GCORE, "gcore (Debian package gdb)")
+    return core_run("corefile", go_version)

@@ -5,14 +5,8 @@ its core), and a core without its program, or with another program, is one line 
 from __future__ import annotations
 
 import pytest
-from clirun import needs_tool, run
-from coretools import GCORE, core_run
-
-
-@pytest.fixture(scope="session")
-def corefile_run(go_version):
-    needs_tool(GCORE, "gcore (Debian package gdb)")
-    return core_run("corefile", go_version)
+from clirun import run
+from coretools import core_run
 
 
 @pytest.fixture

@@ -5,20 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from clirun import needs_tool
-from coretools import GCORE, core_run
 
 from heapspurs.core.elf_core import open_core
 from heapspurs.core.errors import UnmappedAddress
 from heapspurs.core.gather import Gather
 from heapspurs.core.heap import heap_objects, runtime_layout
 from heapspurs.core.memory import AddressSpace, open_address_space
-
-
-@pytest.fixture(scope="session")
-def corefile_run(go_version):
-    needs_tool(GCORE, "gcore (Debian package gdb)")
-    return core_run("corefile", go_version)
 
 
 class _Reads(AddressSpace):

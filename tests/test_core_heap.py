@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from clirun import needs_tool
-from coretools import GCORE, core_run, gcore_of
+from coretools import GCORE, gcore_of
 from gotools import NEWEST, build
 
 from heapspurs.core.elf_core import is_core, open_core
@@ -26,12 +26,6 @@ from heapspurs.core.errors import CoreFileError, UnmappedAddress
 from heapspurs.core.heap import core_heap
 from heapspurs.core.memory import open_address_space, program_segments
 from heapspurs.index.load import load_index
-
-
-@pytest.fixture(scope="session")
-def corefile_run(go_version):
-    needs_tool(GCORE, "gcore (Debian package gdb)")
-    return core_run("corefile", go_version)
 
 
 @pytest.fixture(scope="session")

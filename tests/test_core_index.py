@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from clirun import needs_tool
-from coretools import GCORE, core_run
 
 from heapspurs.analysis.anchors import find_anchors
 from heapspurs.core.index import raw_scan_from_core
@@ -33,12 +31,6 @@ HELD_BY_GLOBALS = {"huge": {("bss", "main.huge")}, "larges": {("bss", "main.larg
 # which the dump's ending and the idle threads after it change (the writing goroutine's g, its
 # thread's m, the ps' run queues and timers, ...): a handful, never the program's data.
 MAX_CHANGED_OBJECTS = 16
-
-
-@pytest.fixture(scope="session")
-def corefile_run(go_version):
-    needs_tool(GCORE, "gcore (Debian package gdb)")
-    return core_run("corefile", go_version)
 
 
 @pytest.fixture(scope="session")

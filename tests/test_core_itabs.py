@@ -7,8 +7,6 @@ have, an entry or a table the core does not hold) is one CoreFileError line."""
 from __future__ import annotations
 
 import pytest
-from clirun import needs_tool
-from coretools import GCORE, core_run
 
 from heapspurs.core.elf_core import open_core
 from heapspurs.core.errors import CoreFileError, UnmappedAddress
@@ -16,12 +14,6 @@ from heapspurs.core.itabs import itab_records
 from heapspurs.core.layouts import RuntimeTypes
 from heapspurs.core.memory import open_address_space
 from heapspurs.index.load import load_index
-
-
-@pytest.fixture(scope="session")
-def corefile_run(go_version):
-    needs_tool(GCORE, "gcore (Debian package gdb)")
-    return core_run("corefile", go_version)
 
 
 @pytest.fixture(scope="session")

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from clirun import needs_tool
-from coretools import GCORE, core_run
 
 from heapspurs.core.elf_core import open_core
 from heapspurs.core.errors import CoreFileError
@@ -38,12 +36,6 @@ from heapspurs.names.elf_binary import read_binary
 # thread dropped its P).
 CHANGED_SINCE_DUMP = {("runtime.g", "m"), ("runtime.m", "curg"), ("runtime.m", "preemptoff"),
                       ("runtime.m", "allpSnapshot")}
-
-
-@pytest.fixture(scope="session")
-def corefile_run(go_version):
-    needs_tool(GCORE, "gcore (Debian package gdb)")
-    return core_run("corefile", go_version)
 
 
 @pytest.fixture(scope="session")

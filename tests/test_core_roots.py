@@ -18,8 +18,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from clirun import needs_tool
-from coretools import GCORE, core_run
 
 from heapspurs.core.elf_core import open_core
 from heapspurs.core.errors import CoreFileError
@@ -40,12 +38,6 @@ HELD_WAITS = {"chan receive", "select", "sleep", "sync.Mutex.Lock"}
 # fields show here; other ms are in the heap.
 CHANGED_BY_THE_DUMP = {"runtime.tmpbuf", "runtime.m0.curg", "runtime.m0.preemptoff",
                        "runtime.m0.allpSnapshot"}
-
-
-@pytest.fixture(scope="session")
-def corefile_run(go_version):
-    needs_tool(GCORE, "gcore (Debian package gdb)")
-    return core_run("corefile", go_version)
 
 
 @pytest.fixture(scope="session")

@@ -39,12 +39,6 @@ from heapspurs.names.elf_binary import read_binary
 
 
 @pytest.fixture(scope="session")
-def corefile_run(go_version):
-    needs_tool(GCORE, "gcore (Debian package gdb)")
-    return core_run("corefile", go_version)
-
-
-@pytest.fixture(scope="session")
 def corestack_run(go_version):
     needs_tool(GCORE, "gcore (Debian package gdb)")
     return core_run("corestack", go_version)
