@@ -89,3 +89,31 @@ def test_a_core_needs_its_program(corefile_run, tmp_path, monkeypatch):
     r = run("--program", other.binary, corefile_run.core, "--top", "3")
     assert r.status == 2 and len(r.err.strip().splitlines()) == 1, r.err
     assert "Traceback" not in r.err and str(corefile_run.core) in r.err
+
+
+def test_base_between_a_core_and_its_dump_finds_no_growth(corefile_run, tmp_path, monkeypatch):
+    """--base works on cores: the core against the dump of the same heap, counted by type,
+    differs only by the dump file's own objects (open while it was written, closed since)."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    r = corefile_run
+    res = run("--program", r.binary, r.core, "--base", r.dump, "--json")
+    assert res.status == 0, res.err
+    rows = res.json()["rows"]
+    assert rows and sum(row["count"] for row in rows) > 1000
+    grown = [row for row in rows if row["delta_count"]]
+    assert all(abs(row["delta_count"]) <= 1 for row in grown), grown
+    assert len(grown) <= 3, grown
+
+
+def test_pprof_of_a_core(corefile_run, tmp_path, monkeypatch):
+    from test_allocations import go_tool
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    r = corefile_run
+    out = tmp_path / "core.pb.gz"
+    res = run("--program", r.binary, r.core, "--pprof", out)
+    assert res.status == 0, res.err
+    raw = go_tool(r.version, "pprof", "-raw", str(out))
+    assert "inuse_objects/count" in raw
+    top = go_tool(r.version, "pprof", "-top", "-sample_index=inuse_space", str(out))
+    assert "main." in top or "[]uint8" in top, top[:500]
