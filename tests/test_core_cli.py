@@ -117,3 +117,9 @@ def test_pprof_of_a_core(corefile_run, tmp_path, monkeypatch):
     assert "inuse_objects/count" in raw
     top = go_tool(r.version, "pprof", "-top", "-sample_index=inuse_space", str(out))
     assert "main." in top or "[]uint8" in top, top[:500]
+
+
+def test_print_of_a_core_says_what_to_ask_instead(corefile_run):
+    r = run("--program", corefile_run.binary, corefile_run.core, "--print")
+    assert r.status == 2 and "core file" in r.err and "--top" in r.err
+    assert "Traceback" not in r.err

@@ -144,6 +144,11 @@ def print_dump(path: str, opts: Options | None = None) -> None:
     """--print: every record in file order, streamed (constant memory). With names, the index
     is loaded first (named objects, the statics named through globals need it)."""
     opts = opts or Options()
+    from heapspurs.core.elf_core import is_core
+
+    if is_core(path):
+        raise click.UsageError(f"--print lists a heap dump's records, and {path} is a core "
+                               "file: ask --find, --top, --histogram or --address of it instead")
     names = NO_NAMES
     table = None
     if opts.naming:

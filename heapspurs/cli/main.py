@@ -138,7 +138,8 @@ def cli(ctx: click.Context, dump: str | None, print_records: bool, address: str 
         stacks: bool, oid: str | None, find_pattern: str | None, strict: bool,
         no_cache: bool, memory: str | None, http: str | None, no_browser: bool,
         save: str | None, timeout: float, cache_info: bool, cache_clear: bool) -> None:
-    """Analyze a Go heap dump written by runtime/debug.WriteHeapDump.
+    """Analyze a Go heap dump written by runtime/debug.WriteHeapDump, or a Go program's core
+    file (with --program).
 
     \b
       heapspurs dump.bin --print | grep ...
@@ -154,6 +155,8 @@ def cli(ctx: click.Context, dump: str | None, print_records: bool, address: str 
       heapspurs new.bin --base old.bin   # what grew
       heapspurs dump.bin --http :8080    # explore it in a browser
       heapspurs --program ./server http://127.0.0.1:6060/debug/heapdump --top 20
+      heapspurs --program ./server core.1234 --top 20   # a core file (gcore PID)
+      heapspurs big.dump --memory 1500M --top 20        # index within 1.5 GB of memory
       heapspurs dump.bin --pprof heap.pb.gz
       heapspurs --cache-info             # the index cache (--cache-clear empties it)
     """
