@@ -6,6 +6,11 @@
         takes its core with ``gcore``, kills it. Cached under CACHE/cores, keyed like the dumps.
     gcore_of(argv, dest) -> the core of a process started with ``argv`` (e.g. ``sleep 100``),
         taken as soon as it runs and written to ``dest``.
+    crash_run(program, version) -> CoreRun
+        runs tests/goprogs/<program>, which writes a heap dump, prints its facts and crashes,
+        with GOTRACEBACK=crash in a fresh folder (the kernel's core_pattern must be a plain file
+        name: "core" or "core.%p", written in the process's cwd) and RLIMIT_CORE raised in the
+        child; the core is the kernel's. Cached under CACHE/cores as <binary>.crash.core etc.
 
 A core holds every mapping of the process: a Go program's reserved (PROT_NONE) address space
 makes it ~1.2 GB for a few MB of heap. ``fallocate --dig-holes`` turns its zero blocks into holes,
@@ -16,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import select
 import shutil
 import subprocess
@@ -128,3 +134,60 @@ def gcore_of(argv: list[str], dest: Path) -> Path:
         p.kill()
         p.wait(timeout=30)
     return dest
+
+
+CRASH_TIMEOUT = 300
+
+
+def crash_run(program: str, version: str) -> CoreRun:
+    """The kernel-written core, heap dump and facts of ``program`` (built with Go ``version``)
+    crashing with GOTRACEBACK=crash after writing its dump."""
+    binary = build(program, version)
+    base = CACHE / "cores" / (binary.name + ".crash")
+    core, dump, facts_file = (base.with_name(base.name + s) for s in (".core", ".dump", ".json"))
+    if not (core.exists() and dump.exists() and facts_file.exists()):
+        with _lock(f"crash-{binary.name}"):
+            if not (core.exists() and dump.exists() and facts_file.exists()):
+                _crash(program, version, binary, core, dump, facts_file)
+    return CoreRun(core, dump, binary, json.loads(facts_file.read_text()), version)
+
+
+def _core_limit() -> None:  # in the child, before exec
+    resource.setrlimit(resource.RLIMIT_CORE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+
+
+def _crash(program: str, version: str, binary: Path, core: Path, dump: Path,
+           facts_file: Path) -> None:
+    what = f"{program} (go {version})"
+    pattern = Path("/proc/sys/kernel/core_pattern").read_text().strip()
+    if pattern.startswith("|") or "/" in pattern:
+        raise RuntimeError(f"core_pattern is {pattern!r}: the kernel does not write the core of "
+                           f"{what} into its working directory")
+    core.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".crash-", dir=core.parent) as tmp:
+        cwd = Path(tmp)
+        env = dict(os.environ, GOTRACEBACK="crash")
+        p = subprocess.run([str(binary), str(cwd / "dump")], cwd=cwd, env=env,
+                           capture_output=True, text=True, timeout=CRASH_TIMEOUT,
+                           preexec_fn=_core_limit)
+        lines = p.stdout.splitlines()
+        facts = json.loads(lines[0]) if lines else None
+        if not isinstance(facts, dict):
+            raise RuntimeError(f"{what} printed no facts line (exit {p.returncode}):\n"
+                               f"{p.stderr[-4000:]}")
+        out = [c for c in (cwd / "core", cwd / f"core.{facts.get('pid')}") if c.exists()]
+        if not out:
+            raise RuntimeError(f"{what} exited {p.returncode} and left no core in {cwd} "
+                               f"(core_pattern {pattern!r}):\n{p.stderr[-4000:]}")
+        with open(cwd / "dump", "rb") as f:
+            if f.read(len(DUMP_HEADER)) != DUMP_HEADER:
+                raise RuntimeError(f"{what} wrote no heap dump header")
+        if FALLOCATE:
+            subprocess.run([FALLOCATE, "--dig-holes", str(out[0])], capture_output=True,
+                           timeout=CRASH_TIMEOUT)
+        facts["exit"] = p.returncode
+        facts["stderr_head"] = p.stderr[:300]  # the panic message, before the stacks
+        (cwd / "facts").write_text(json.dumps(facts, indent=1, sort_keys=True) + "\n")
+        os.replace(cwd / "dump", dump)
+        os.replace(out[0], core)
+        os.replace(cwd / "facts", facts_file)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from heapspurs.core.elf_core import open_core
+from heapspurs.core.errors import UnmappedAddress
 from heapspurs.core.globals import GlobalSegment, global_roots
 from heapspurs.core.goroutines import (
     G_RUNNING,
@@ -20,7 +21,7 @@ from heapspurs.core.goroutines import (
 )
 from heapspurs.core.layouts import RuntimeTypes
 from heapspurs.core.memory import AddressSpace, open_address_space
-from heapspurs.core.unwind import Frame, FuncTable, unwind
+from heapspurs.core.unwind import Frame, FuncTable, interrupted_context, unwind
 
 
 @dataclass
@@ -44,9 +45,36 @@ def roots_of(space: AddressSpace, rt: RuntimeTypes) -> CoreRoots:
     registers = {t.goroutine.address: (t.thread.rip, t.thread.rsp) for t in threads
                  if t.goroutine is not None and t.registers_on_goroutine_stack
                  and t.goroutine.status == G_RUNNING}
+    # One in the signal handler (a GOTRACEBACK=crash core: the kernel wrote it while the runtime
+    # re-raised SIGABRT) is on its m's gsignal stack: the signal's frame holds where it was.
+    for t in threads:
+        g = t.goroutine
+        if g is None or g.address in registers or g.status != G_RUNNING or t.m is None:
+            continue
+        context = _signal_context(space, rt, table, t)
+        if context is not None and g.on_stack(context[1]):
+            registers[g.address] = context
     frames = {g.address: unwind(space, table, g, registers.get(g.address))
               for g in gs if not g.dead}
     return CoreRoots(global_roots(space, rt), gs, threads, frames)
+
+
+def _signal_context(space: AddressSpace, rt: RuntimeTypes, table: FuncTable,
+                    t: ThreadGoroutine) -> tuple[int, int] | None:
+    """The (pc, sp) the signal interrupted when thread ``t`` is in a handler on its m's gsignal
+    stack, else None."""
+    assert t.m is not None
+    if not t.m.gsignal:
+        return None
+    f = rt.fields("runtime.g", ("stack.lo", "stack.hi"))
+    try:
+        raw = space.read(t.m.gsignal, rt.struct_size("runtime.g"))
+    except UnmappedAddress:
+        return None
+    lo, hi = f["stack.lo"].of(raw), f["stack.hi"].of(raw)
+    if not lo <= t.thread.rsp < hi:
+        return None
+    return interrupted_context(space, table, t.thread.rip, t.thread.rsp, lo, hi)
 
 
 def core_roots(core_path: str, program: str) -> CoreRoots:

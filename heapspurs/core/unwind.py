@@ -231,3 +231,39 @@ def unwind(space: AddressSpace, table: FuncTable, g: CoreGoroutine,
         sp = fp
     return frames
 
+
+
+# The signal restorer the runtime installs (sa_restorer): the kernel's rt_sigframe starts with
+# its address (pretcode), the interrupted context (a ucontext) follows. Its name since Go 1.20;
+# runtime.sigreturn before.
+SIGRETURN = ("runtime.sigreturn__sigaction", "runtime.sigreturn")
+# linux/amd64 ucontext: uc_flags, uc_link, uc_stack (24 bytes), then the sigcontext's r8..r15,
+# rdi, rsi, rbp, rbx, rdx, rax, rcx, rsp, rip.
+UC_RSP, UC_RIP = 40 + 15 * PTR_SIZE, 40 + 16 * PTR_SIZE
+
+
+def interrupted_context(space: AddressSpace, table: FuncTable, pc: int, sp: int, stack_lo: int,
+                        stack_hi: int) -> tuple[int, int] | None:
+    """The (pc, sp) a signal interrupted, for a thread at ``pc``/``sp`` in the runtime's signal
+    handler on a signal stack ``stack_lo``..``stack_hi`` (its m's ``gsignal``): its frames are
+    unwound up to the return address into the restorer (past ``runtime.sigtramp``, which the
+    function table flags top-of-stack), whose word starts the kernel's signal frame, the
+    ucontext just above it. None when no frame returns to the restorer (not in a handler) or
+    the walk leaves the stack or the core."""
+    for _ in range(max(0, (stack_hi - stack_lo) // PTR_SIZE)):
+        f = table.find(pc)
+        if f is None:
+            return None
+        if f.name in SIGRETURN and pc == f.entry:  # returned to from the pretcode: sp is at uc
+            try:
+                return space.word(sp + UC_RIP), space.word(sp + UC_RSP)
+            except UnmappedAddress:
+                return None
+        try:
+            fp = sp + table.sp_delta(f, pc) + PTR_SIZE
+            if not stack_lo <= sp < fp <= stack_hi:
+                return None
+            pc, sp = space.word(fp - PTR_SIZE), fp
+        except (ValueError, UnmappedAddress):
+            return None
+    return None

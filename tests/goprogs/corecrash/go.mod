@@ -1,0 +1,3 @@
+module corecrash
+
+go 1.21
