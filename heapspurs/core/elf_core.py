@@ -19,7 +19,9 @@ import bisect
 import mmap
 import os
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from heapspurs.core.errors import CoreFileError, UnmappedAddress
 
@@ -141,19 +143,16 @@ class CoreFile:
         if n < 0 or n > self.size:
             raise CoreFileError(f"{self.path}: a read of {n} bytes at {address:#x} is larger "
                                 "than the core file: a corrupt length")
-        out = []
-        while n > 0:
-            have = self.held(address)
-            if have == 0:
-                raise UnmappedAddress(self.absent(address))
-            s = self.segment_at(address)
-            assert s is not None and self._map is not None
-            take = min(have, n)
-            start = s.offset + address - s.vaddr
-            out.append(self._map[start:start + take])
-            address += take
-            n -= take
-        return b"".join(out) if len(out) != 1 else out[0]
+        return read_in_pieces(address, n, self.piece)
+
+    def piece(self, address: int) -> tuple[Any, int, int]:
+        """(the core file's mapping, offset of ``address`` in it, bytes held there from it on);
+        :class:`UnmappedAddress` when the file does not hold it."""
+        have = self.held(address)
+        s = self.segment_at(address)
+        if have == 0 or s is None or self._map is None:
+            raise UnmappedAddress(self.absent(address))
+        return self._map, s.offset + address - s.vaddr, have
 
     def absent(self, address: int) -> str:
         """Why ``address`` cannot be read from the core: the error message."""
@@ -162,6 +161,20 @@ class CoreFile:
             return f"{self.path}: address {address:#x} is in no segment of the core"
         return (f"{self.path}: address {address:#x} is in the segment {s.vaddr:#x}..{s.end:#x} "
                 f"of which the core holds only the first {s.filesz} bytes")
+
+
+def read_in_pieces(address: int, n: int,
+                   piece: Callable[[int], tuple[Any, int, int]]) -> bytes:
+    """``n`` bytes from ``address`` on, joined from the pieces ``piece(address)`` gives: (a
+    buffer, the offset of ``address`` in it, how many bytes it holds from there)."""
+    out = []
+    while n > 0:
+        buf, start, have = piece(address)
+        take = min(have, n)
+        out.append(buf[start:start + take])
+        address += take
+        n -= take
+    return b"".join(out) if len(out) != 1 else out[0]
 
 
 def _error(path: str, what: str) -> CoreFileError:

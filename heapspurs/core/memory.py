@@ -13,6 +13,7 @@ from __future__ import annotations
 import bisect
 import mmap
 import os
+from typing import Any
 
 from heapspurs.core.elf_core import (
     EHDR,
@@ -26,6 +27,7 @@ from heapspurs.core.elf_core import (
     PT_LOAD,
     CoreFile,
     Segment,
+    read_in_pieces,
 )
 from heapspurs.core.errors import CoreFileError, UnmappedAddress
 
@@ -70,22 +72,16 @@ class AddressSpace:
         if n < 0 or n > self.core.size:
             raise CoreFileError(f"{self.core.path}: a read of {n} bytes at {address:#x} is "
                                 "larger than the core file: a corrupt length")
-        out = []
-        while n > 0:
-            have = self.core.held(address)
-            if have:
-                take = min(have, n)
-                out.append(self.core.read(address, take))
-            else:
-                s, have = self._program_held(address)
-                if s is None or self._map is None:
-                    raise UnmappedAddress(self.core.absent(address))
-                take = min(have, n)
-                at = s.offset + address - s.vaddr
-                out.append(self._map[at:at + take])
-            address += take
-            n -= take
-        return b"".join(out) if len(out) != 1 else out[0]
+        return read_in_pieces(address, n, self._piece)
+
+    def _piece(self, address: int) -> tuple[Any, int, int]:
+        """The core's piece at ``address``, else the program's (see read_in_pieces)."""
+        if self.core.held(address):
+            return self.core.piece(address)
+        s, have = self._program_held(address)
+        if s is None or self._map is None:
+            raise UnmappedAddress(self.core.absent(address))
+        return self._map, s.offset + address - s.vaddr, have
 
     def word(self, address: int) -> int:
         return int.from_bytes(self.read(address, 8), "little")
