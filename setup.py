@@ -17,7 +17,8 @@ setup(
         ),
         Extension(
             "heapspurs.analysis._cgraph",
-            ["heapspurs/analysis/_cgraph.c"],
+            ["heapspurs/analysis/_cgraph.c", "heapspurs/analysis/cgraph_levels.c"],
+            depends=["heapspurs/analysis/cgraph.h"],
             extra_compile_args=["-O2", "-std=c99", "-Wall"],
             optional=True,  # without it: BFS and the dominator tree in numpy/Python (slower)
         ),

@@ -3,9 +3,9 @@
 The index that heapspurs builds is consistent, but it is read back from the cache folder and
 handed around as plain arrays: every native function that takes one must check what it
 indexes with. The first byte picks the function (_cscan: resolve, reverse (whole, or in
-windows of targets), gather, phantoms, listing, rank_by_page; _cgraph: bfs, bfs_local,
-dominators, labels, with their working arrays allocated or the caller's); the rest becomes its
-arrays: ids slightly out
+windows of targets), gather, phantoms, listing, rank_by_page; _cgraph: bfs, walk_levels with
+find_in_levels and level_path, dominators, labels, with their working arrays allocated or the
+caller's); the rest becomes its arrays: ids slightly out
 of range, negative and huge values, edge lists out of order or past the end, unsorted
 addresses, sizes that wrap, now and then a length that does not match the count given.
 ValueError (the function refused the arrays) is the expected answer to nonsense.
@@ -131,12 +131,36 @@ def _bfs(g: Gen) -> None:
         _cgraph.bfs(indptr, tgt, src, blk, parent, n, m, ns, queue)
 
 
-def _bfs_local(g: Gen) -> None:
+def _walk_levels(g: Gen) -> None:
     n, m, ns = g.count(40), g.count(200), g.count(8)
-    indptr, tgt, src = g.starts(n, m), g.ids(m, n, np.int32), g.ids(ns, n, np.int64)
+    indptr, tgt, src = g.starts(n, m), g.ids(m, n, np.int32), g.ids(ns, n, np.int32)
     blk = [g.maybe_short(g.flags(n)) if g.f.ConsumeBool() else None for _ in range(2)]
-    pairs = _cgraph.bfs_local(indptr, tgt, src, blk[0], blk[1], n, m, ns, g.count(50))
-    assert pairs is None or len(pairs) % 16 == 0
+    words = (n + 63) // 64
+    seen = g.maybe_short(g.u64(words, 0, 2**64 - 1) if g.f.ConsumeBool() else
+                         np.zeros(words, np.uint64))
+    fresh = g.maybe_short(np.zeros(words, np.uint64))
+    queue = g.maybe_short(np.zeros(n, np.int32))
+    queue[: min(ns, len(queue))] = src[: len(queue)]
+    ends = np.zeros(g.count(6) or 1, np.int64)
+    state = np.array([g.count(4), min(ns, n), g.count(ns), 0, g.count(n + 2) - 1,
+                      g.count(n + 2) - 1], np.int64)
+    for _ in range(8):
+        if _cgraph.walk_levels(indptr, tgt, blk[0], blk[1], seen, fresh, queue, ends, state,
+                               n, m, g.count(64)):
+            break
+        state[3] = 0
+    count = int(state[1])
+    nodes = np.unique(g.ids(g.count(8), n, np.int64))
+    if g.f.ConsumeBool():
+        nodes = nodes[::-1].copy()
+    _cgraph.find_in_levels(queue, count, nodes, np.empty(len(nodes), np.int64),
+                           np.zeros(words, np.uint64) if g.f.ConsumeBool() else fresh, n,
+                           len(nodes))
+    bounds = np.sort(g.ids(g.count(6) + 1, count + 2, np.int64))
+    mr = g.count(200)
+    rstart, rsrc = g.starts(n, mr), g.ids(mr, n, np.int32)
+    _cgraph.level_path(indptr, tgt, rstart, rsrc, blk[0], blk[1], queue, bounds,
+                       g.count(n + 1) - 1, g.count(len(bounds)), n, m, mr, len(bounds))
 
 
 def _rank_by_page(g: Gen) -> None:
@@ -229,7 +253,7 @@ def _labels(g: Gen) -> None:
 
 
 FUNCTIONS = (_resolve, _reverse, _gather, _bfs, _phantoms, _listing, _dominators, _labels,
-             _bfs_local, _rank_by_page)
+             _walk_levels, _rank_by_page)
 
 
 def test_one_input(data: bytes) -> None:

@@ -3,8 +3,7 @@
  *
  *   bfs(...)         breadth-first parents from a set of sources (anchors, reachability, paths
  *                    to roots), optionally not expanding blocked nodes.
- *   bfs_local(...)   the same, in memory for the nodes it reaches only (a hash table, no array
- *                    of n): one object's question touches the pages it walks, not the heap's.
+ *   walk_levels(...) the same kept as sorted levels, for one object's question (cgraph_levels.c)
  *   dominators(...)  Lengauer-Tarjan dominator tree from a virtual super-root whose successors
  *                    are the objects the roots point at, and each object's retained size (the
  *                    sizes of the objects it dominates, itself included).
@@ -15,9 +14,7 @@
  * ignored); blocked nodes (phantoms) are never expanded. Everything is iterative: heap graphs
  * have paths millions of nodes long.
  */
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
-#include <stdint.h>
+#include "cgraph.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,8 +22,8 @@
 #define SUPER_ROOT (-2)
 #define MULTI (-2)
 
-static int get_buf(PyObject *o, Py_buffer *b, int writable, Py_ssize_t itemsize, Py_ssize_t n,
-                   const char *what) {
+int get_buf(PyObject *o, Py_buffer *b, int writable, Py_ssize_t itemsize, Py_ssize_t n,
+            const char *what) {
     if (PyObject_GetBuffer(o, b, (writable ? PyBUF_WRITABLE : 0) | PyBUF_C_CONTIGUOUS) < 0)
         return -1;
     if (b->len != itemsize * n) {
@@ -363,151 +360,16 @@ fail:
     return NULL;
 }
 
-/* A hash table from node to its slot in the visit order (open addressing, linear probing). */
-typedef struct {
-    int64_t *keys;  /* -1: empty */
-    int64_t *slot;
-    size_t cap;     /* a power of two */
-} NodeTable;
-
-static size_t node_hash(int64_t v, size_t cap) {
-    uint64_t x = (uint64_t)v * 0x9E3779B97F4A7C15ull;
-    return (size_t)(x >> 17) & (cap - 1);
-}
-
-static int table_init(NodeTable *t, size_t cap) {
-    t->cap = cap;
-    t->keys = malloc(cap * sizeof(int64_t));
-    t->slot = malloc(cap * sizeof(int64_t));
-    if (!t->keys || !t->slot) return -1;
-    memset(t->keys, 0xff, cap * sizeof(int64_t));
-    return 0;
-}
-
-/* The slot of v, or -1; with insert >= 0, adds v with that slot when it is not there. */
-static int64_t table_find(NodeTable *t, int64_t v, int64_t insert) {
-    size_t h = node_hash(v, t->cap);
-    while (t->keys[h] != -1) {
-        if (t->keys[h] == v) return t->slot[h];
-        h = (h + 1) & (t->cap - 1);
-    }
-    if (insert >= 0) { t->keys[h] = v; t->slot[h] = insert; }
-    return -1;
-}
-
-static int table_grow(NodeTable *t) {
-    NodeTable bigger;
-    if (table_init(&bigger, t->cap * 2) < 0) {
-        free(bigger.keys); free(bigger.slot);
-        return -1;
-    }
-    for (size_t i = 0; i < t->cap; i++)
-        if (t->keys[i] != -1) table_find(&bigger, t->keys[i], t->slot[i]);
-    free(t->keys); free(t->slot);
-    *t = bigger;
-    return 0;
-}
-
-/* The nodes a local BFS has reached, in visit order, as (node, parent) pairs, and the table
-   that finds them. */
-typedef struct {
-    int64_t *pairs;
-    size_t cap, count;
-    NodeTable t;
-} Visited;
-
-/* Reach ``node`` from ``parent`` unless it was reached before: 1 when it is new, 0 when it is
-   not, -1 when out of memory. */
-static int visit(Visited *v, int64_t node, int64_t parent) {
-    if (table_find(&v->t, node, (int64_t)v->count) >= 0) return 0;
-    if (v->count == v->cap) {
-        int64_t *more = realloc(v->pairs, v->cap * 4 * sizeof(int64_t));
-        if (!more) return -1;
-        v->pairs = more;
-        v->cap *= 2;
-    }
-    v->pairs[2 * v->count] = node;
-    v->pairs[2 * v->count + 1] = parent;
-    v->count++;
-    if (v->count * 2 > v->t.cap && table_grow(&v->t) < 0) return -1;
-    return 1;
-}
-
-/*
- * bfs_local(indptr, targets, sources, blocked_a, blocked_b, n, m, nsources, limit)
- *   -> bytes of (node, parent) int64 pairs in visit order, or None past ``limit`` nodes
- * The BFS of bfs() (parent -2 for sources), its state kept for the reached nodes only; a node
- * flagged in either blocked array (bytes-likes of n flags, or None) is reached but not
- * expanded. Past ``limit`` reached nodes it gives up (the caller walks densely instead).
- */
-static PyObject *py_bfs_local(PyObject *self, PyObject *args) {
-    PyObject *o_ptr, *o_tgt, *o_src, *o_ba, *o_bb;
-    Py_ssize_t n, m, ns, limit;
-    if (!PyArg_ParseTuple(args, "OOOOOnnnn", &o_ptr, &o_tgt, &o_src, &o_ba, &o_bb, &n, &m, &ns,
-                          &limit))
-        return NULL;
-    Py_buffer b[5];
-    int got = 0;
-    if (get_buf(o_ptr, &b[got], 0, 8, n + 1, "indptr") < 0) goto fail;
-    got++;
-    if (get_buf(o_tgt, &b[got], 0, 4, m, "targets") < 0) goto fail;
-    got++;
-    if (get_buf(o_src, &b[got], 0, 8, ns, "sources") < 0) goto fail;
-    got++;
-    const uint8_t *blk[2] = {NULL, NULL};
-    PyObject *ob[2] = {o_ba, o_bb};
-    for (int k = 0; k < 2; k++) {
-        if (ob[k] == Py_None) continue;
-        if (get_buf(ob[k], &b[got], 0, 1, n, "blocked") < 0) goto fail;
-        blk[k] = b[got].buf;
-        got++;
-    }
-    const int64_t *indptr = b[0].buf;
-    const int32_t *tgt = b[1].buf;
-    const int64_t *src = b[2].buf;
-    Visited vis = {malloc(1024 * 2 * sizeof(int64_t)), 1024, 0, {NULL, NULL, 0}};
-    int bad = 0, nomem = vis.pairs == NULL || table_init(&vis.t, 4096) < 0, over = 0;
-    Py_BEGIN_ALLOW_THREADS
-    for (Py_ssize_t i = 0; !nomem && !bad && i < ns; i++) {
-        int64_t s = src[i];
-        if (s < 0) continue;
-        if (s >= n) { bad = 1; break; }
-        if (visit(&vis, s, SUPER_ROOT) < 0) nomem = 1;
-    }
-    for (size_t head = 0; !nomem && !bad && !over && head < vis.count; head++) {
-        int64_t u = vis.pairs[2 * head];
-        if ((blk[0] && blk[0][u]) || (blk[1] && blk[1][u])) continue;
-        int64_t s = indptr[u], e = indptr[u + 1];
-        if (s < 0 || e < s || e > m) { bad = 1; break; }
-        for (int64_t p = s; p < e; p++) {
-            int64_t v = tgt[p];
-            if (v < 0) continue;
-            if (v >= n) { bad = 1; break; }
-            int added = visit(&vis, v, u);
-            if (added < 0) { nomem = 1; break; }
-            if (added && (Py_ssize_t)vis.count > limit) { over = 1; break; }
-        }
-    }
-    Py_END_ALLOW_THREADS
-    free(vis.t.keys); free(vis.t.slot);
-    for (int i = 0; i < got; i++) PyBuffer_Release(&b[i]);
-    PyObject *result = NULL;
-    if (nomem) PyErr_NoMemory();
-    else if (bad) PyErr_SetString(PyExc_ValueError, "inconsistent graph arrays");
-    else if (over) { Py_INCREF(Py_None); result = Py_None; }
-    else result = PyBytes_FromStringAndSize((const char *)vis.pairs,
-                                            (Py_ssize_t)(vis.count * 2 * sizeof(int64_t)));
-    free(vis.pairs);
-    return result;
-fail:
-    for (int i = 0; i < got; i++) PyBuffer_Release(&b[i]);
-    return NULL;
-}
-
 static PyMethodDef methods[] = {
-    {"bfs_local", py_bfs_local, METH_VARARGS,
-     "bfs_local(indptr, targets, sources, blocked_a, blocked_b, n, m, nsources, limit) -> "
-     "(node, parent) int64 pairs as bytes, or None past limit nodes"},
+    {"walk_levels", py_walk_levels, METH_VARARGS,
+     "walk_levels(indptr, targets, blocked_a, blocked_b, seen, fresh, queue, ends, state, n, m, "
+     "max_edges) -> True when the walk is over"},
+    {"find_in_levels", py_find_in_levels, METH_VARARGS,
+     "find_in_levels(queue, count, nodes, positions, scratch, n, k): where sorted nodes are in the "
+     "queue"},
+    {"level_path", py_level_path, METH_VARARGS,
+     "level_path(indptr, targets, rstart, rsrc, blocked_a, blocked_b, queue, bounds, node, level, "
+     "n, m, mr, nb) -> int64 path as bytes"},
     {"bfs", py_bfs, METH_VARARGS,
      "bfs(indptr, targets, sources, blocked, parent, n, m, nsources): BFS parents in place"},
     {"dominators", py_dominators, METH_VARARGS,

@@ -13,13 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from heapspurs.analysis.traverse import (
-    UNSEEN,
-    LocalParents,
-    bfs_parents,
-    local_bfs_parents,
-    path_to_source,
-)
+from heapspurs.analysis.traverse import DenseWalk, LevelWalk, bfs_parents
 from heapspurs.index.heap_index import HeapIndex
 from heapspurs.scan.raw import (
     ROOT_DEFER,
@@ -89,41 +83,45 @@ def find_anchors(ix: HeapIndex, obj: int, conservative: bool = False) -> AnchorR
     if ix.is_goroutine[obj]:  # (expanded itself: the dense walk, where it can be excepted)
         stop = ix.phantom | ix.is_goroutine
         stop[obj] = bool(ix.phantom[obj])
-        parent = bfs_parents(ix.rstart, ix.rsrc, [obj], ix.count, blocked=stop)
+        walk: DenseWalk | LevelWalk = DenseWalk(
+            bfs_parents(ix.rstart, ix.rsrc, [obj], ix.count, blocked=stop))
     else:
-        parent = local_bfs_parents(ix.rstart, ix.rsrc, [obj], ix.count,
-                                   (ix.phantom, ix.is_goroutine))
+        walk = LevelWalk(ix.rstart, ix.rsrc, ix.pstart, ix.pdst, [obj], ix.count,
+                         (ix.phantom, ix.is_goroutine))
     roots = ix.roots
     through_g = ix.is_goroutine[roots.obj] & (roots.obj != obj)
-    rows = np.nonzero((parent[roots.obj] != UNSEEN) & ~through_g)[0]
+    rows = np.nonzero(walk.reached(roots.obj) & ~through_g)[0]
+    paths = walk.paths(roots.obj[rows])
     best: dict[tuple[int, int, int], Anchor] = {}
     for r in rows:
         kind = int(roots.kind[r])
         key = (kind, int(roots.ref[r]), int(roots.slot[r]))
-        path = path_to_source(parent, int(roots.obj[r]))
+        path = paths[int(roots.obj[r])]
         if key in best and len(best[key].path) <= len(path):
             continue
         a = Anchor(ROOT_KIND_NAMES[kind], int(roots.ref[r]), int(roots.slot[r]),
                    int(roots.value[r]), path)
         _describe(ix, a, kind)
         best[key] = a
-    anchors = sorted([*best.values(), *goroutine_anchors(ix, obj, parent)],
+    anchors = sorted([*best.values(), *goroutine_anchors(ix, obj, walk)],
                      key=lambda a: (len(a.path), a.kind, a.slot))
     report = AnchorReport(obj, list(anchors), phantom=bool(ix.phantom[obj]))
     if conservative or not anchors:
-        report.anchors.extend(conservative_anchors(ix, parent, best))
+        report.anchors.extend(conservative_anchors(ix, walk, best))
     if not anchors:
         report.reasons = no_anchor_reasons(ix, obj, report)
     return report
 
 
-def goroutine_anchors(ix: HeapIndex, obj: int, parent: np.ndarray) -> list[Anchor]:
+def goroutine_anchors(ix: HeapIndex, obj: int, walk: DenseWalk | LevelWalk) -> list[Anchor]:
     """Goroutine descriptors reaching the object other than through their defer/panic records."""
     out = []
-    for gi, g in enumerate(ix.goroutine_obj.tolist()):
-        if g < 0 or g == obj or parent[g] == UNSEEN:
+    gobj = ix.goroutine_obj
+    paths = walk.paths(gobj[(gobj >= 0) & (gobj != obj)])
+    for gi, g in enumerate(gobj.tolist()):
+        if g not in paths:
             continue
-        path = path_to_source(parent, g)[1:]
+        path = paths[g][1:]
         first = int(ix.addr[path[0]])
         gaddr = ix.raw.goroutines[gi].address
         held = {d.address for d in ix.raw.defers if d.goroutine == gaddr}
@@ -136,7 +134,7 @@ def goroutine_anchors(ix: HeapIndex, obj: int, parent: np.ndarray) -> list[Ancho
     return out
 
 
-def conservative_anchors(ix: HeapIndex, parent: LocalParents | np.ndarray,
+def conservative_anchors(ix: HeapIndex, walk: DenseWalk | LevelWalk,
                          precise: dict[tuple[int, int, int], Anchor]) -> list[Anchor]:
     """Every aligned word of every stack frame that points into an object reaching the target."""
     raw = ix.raw
@@ -150,12 +148,13 @@ def conservative_anchors(ix: HeapIndex, parent: LocalParents | np.ndarray,
         if not len(words):
             continue
         objs = ix.resolve(words)
-        hit = np.nonzero((objs >= 0) & (parent[np.maximum(objs, 0)] != UNSEEN))[0]
+        hit = np.nonzero((objs >= 0) & walk.reached(np.maximum(objs, 0)))[0]
+        paths = walk.paths(objs[hit])
         for i in hit:
             slot = int(raw.frame_sp[f]) + int(i) * psize
             if (ROOT_FRAME, f, slot) in precise:
                 continue
-            a = Anchor("frame", f, slot, int(words[i]), path_to_source(parent, int(objs[i])),
+            a = Anchor("frame", f, slot, int(words[i]), paths[int(objs[i])],
                        conservative=True)
             _describe(ix, a, ROOT_FRAME)
             found.append(a)
