@@ -159,3 +159,43 @@ def test_the_explorer_passes_its_budget_on(leaks_run, tmp_path, monkeypatch):
     assert argv[argv.index("--memory") + 1] == "1M"
     plain = Answerer(str(leaks_run.dump), use_cache=False)
     assert capped.ask("top", {"n": "5"}) == plain.ask("top", {"n": "5"})
+
+
+def test_typing_under_a_tiny_cap_works_in_scratch_files(big_run, tmp_path, monkeypatch):
+    """Typing the whole heap (--program) keeps its per-object arrays in scratch files under a
+    tiny budget and types every object as in memory; the typing cached beside the index comes
+    back as read-only file mappings (their pages can go back to the page cache)."""
+    from heapspurs.names.dwarf_types import load_types
+    from heapspurs.names.typing import ARRAYS, cached_typing, type_heap
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    plain = load_index(str(big_run.dump), use_cache=False)
+    capped = load_index(str(big_run.dump), use_cache=False, budget=TINY)
+    pcs = plain.raw.frame_pc.astype(np.uint64) - np.uint64(1)
+    types = load_types(str(big_run.binary), pcs)
+    a, b = type_heap(plain, types), type_heap(capped, types)
+    for k in ARRAYS:
+        assert np.array_equal(getattr(a, k), getattr(b, k)), k
+    assert a.names == b.names and (a.object_type >= 0).sum() > plain.count // 2
+    assert any("typer_object_type" in str(p) for ws in capped.scratch for p in ws.created)
+    cached_ix = load_index(str(big_run.dump), budget=TINY)
+    c = cached_typing(cached_ix, types, "k" * 16)
+    for k in ARRAYS:
+        arr = getattr(c, k)
+        assert isinstance(arr, np.memmap) and not arr.flags.writeable, k
+        assert np.array_equal(arr, getattr(a, k)), k
+
+
+def test_mapped_pages_are_not_counted_as_memory_no_trim_can_give_back(tmp_path):
+    """The watchdog gives up (and warns) only when what no trim can drop is over the budget:
+    touching the pages of a mapped file raises the resident set, not the anonymous part."""
+    path = tmp_path / "pages.npy"
+    np.save(path, np.ones(16 << 20, np.int32))  # 64 MiB
+    a = np.load(path, mmap_mode="r")
+    rss, anon = budget_mod.resident_bytes(), budget_mod.anonymous_bytes()
+    assert int(a[:: 1024].sum()) == 16 << 10  # one read per 4 KiB page
+    assert budget_mod.resident_bytes() - rss > 48 << 20
+    assert budget_mod.anonymous_bytes() - anon < 8 << 20
+    held = np.ones(8 << 20, np.int64)  # 64 MiB of anonymous memory counts
+    assert budget_mod.anonymous_bytes() - anon > 48 << 20
+    del held

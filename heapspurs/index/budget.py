@@ -69,6 +69,17 @@ def resident_bytes() -> int:
         return 0
 
 
+def anonymous_bytes() -> int:
+    """What of this process's resident set no trim can give back: its resident pages less the
+    file-backed and shared ones (mapped files' pages drop to the page cache), or 0 if unknown."""
+    try:
+        with open("/proc/self/statm", "rb") as f:
+            fields = f.read().split()
+        return max(0, int(fields[1]) - int(fields[2])) * _PAGE
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
 def build_estimate(dump_size: int) -> int:
     """What building the index of a dump of this size in memory is expected to peak at."""
     return int(dump_size * BUILD_PER_DUMP_BYTE) + BASELINE

@@ -258,8 +258,13 @@ def derived(ix: HeapIndex, name: str, compute: Callable[[], np.ndarray]) -> np.n
         try:
             write_atomic(target, lambda f: np.save(f, value, allow_pickle=False))
             cache_space.trim(folder.parent, keep=folder)
+            # Read back mapped, like every cached array: its pages can go back to the page
+            # cache (a whole-heap array held in memory would count against --memory).
+            return _array(folder, f"extra_{name}", ix.count)
         except OSError as e:
             _notice(f"could not write the index cache: {e.strerror or e}")
+        except ValueError:
+            pass
     return value
 
 

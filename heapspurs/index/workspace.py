@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from heapspurs.index.budget import Budget, resident_bytes
+from heapspurs.index.budget import Budget, anonymous_bytes, resident_bytes
 from heapspurs.index.memory import give_back
 from heapspurs.index.pages import release_all
 
@@ -211,10 +211,12 @@ def watch_resident(owner: object, budget: int, trim: Callable[[Any], None],
                 return
             if resident_bytes() > limit:
                 trim(held)
-                left = resident_bytes()
+                left = anonymous_bytes()
                 if left > limit:
                     # What no trim can drop is over the limit by itself: trimming again would
                     # only make the mapped pages come back over and over. Say so, and stop.
+                    # (Not the resident set after the trim: the work it watches touches pages
+                    # again while it trims, and would make it give up for good too early.)
                     over_budget(budget, left)
                     return
             del held

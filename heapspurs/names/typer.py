@@ -23,6 +23,7 @@ import numpy as np
 from heapspurs.index.geometry import MALLOC_HEADER
 from heapspurs.index.heap_index import HeapIndex
 from heapspurs.index.memory import give_back
+from heapspurs.index.workspace import Workspace, scratch_for
 from heapspurs.names.dwarf_types import GoTypes
 from heapspurs.names.slot_pieces import BUDGET, Piece, chunks, pieces
 from heapspurs.names.type_layouts import (
@@ -57,9 +58,16 @@ REJECTED, OPEN_CLOSURE = 1, 2
 WORDS = 1 << 16  # words read from the dump at a time
 RELEASE = 1 << 11  # words read between two releases of the dump's pages (at most 8 MB)
 BIG_CAP = -2 - np.iinfo(np.int32).min  # capacity hints from here on are kept in big_caps
+PER_OBJECT = 14  # bytes of the typer's per-object arrays
 COMPACT = 16  # budgets of proposed objects of one key that may wait unmerged (see queue)
 PROPAGATED = (PTR, SLICE, COUNTED, CHANBUF)  # actions whose targets get proposed, in order
 Walk = Callable[[], Iterator[Piece]]
+
+
+def _filled(ws: Workspace, name: str, n: int, dtype: type, value: int) -> np.ndarray:
+    a = ws.empty(name, n, dtype)
+    a.fill(value)
+    return a
 
 
 def distinct(parts: list[np.ndarray]) -> np.ndarray:
@@ -96,14 +104,17 @@ class Typer(Seeds):
         self.types = types
         self.ptr = ix.params.ptr_size
         self.layouts = Layouts(types, self.ptr)
-        self.object_type = np.full(ix.count, -1, np.int32)  # while assigned: -2 - name code
-        # The DWARF type of each typed object. An untyped object's elem may hold, until the
-        # end, the capacity a slice header gave for it (-2 - capacity; BIG_CAP: in big_caps),
-        # for naming the array once it is typed.
-        self.elem = np.full(ix.count, -1, np.int32)
+        # The per-object arrays (14 bytes an object) in scratch files where they do not fit
+        # the --memory budget (see scratch_for).
+        ws = scratch_for(ix, PER_OBJECT * ix.count)
+        self.object_type = _filled(ws, "typer_object_type", ix.count, np.int32, -1)
+        # (while assigned: -2 - name code.) The DWARF type of each typed object. An untyped
+        # object's elem may hold, until the end, the capacity a slice header gave for it
+        # (-2 - capacity; BIG_CAP: in big_caps), for naming the array once it is typed.
+        self.elem = _filled(ws, "typer_elem", ix.count, np.int32, -1)
         self.big_caps: dict[int, int] = {}
-        self.small_group = np.zeros(ix.count, bool)  # reached as a small map's only group
-        self.via = np.full(ix.count, -1, np.int32)
+        self.small_group = ws.zeros("typer_small_group", ix.count, bool)  # a small map's group
+        self.via = _filled(ws, "typer_via", ix.count, np.int32, -1)
         self.via_names: list[str] = []
         self.via_ids: dict[str, int] = {}
         self.via_labels: dict[tuple[int, int], str | None] = {}
@@ -125,7 +136,7 @@ class Typer(Seeds):
         self.embedded = embedded_in(types)
         # Ranks of the proposals of one step (see ranked): None outside one.
         self.ranks: tuple[dict, dict] | None = None
-        self.why = np.zeros(ix.count, np.int8)  # why an object may stay untyped (REJECTED...)
+        self.why = ws.zeros("typer_why", ix.count, np.int8)  # why it may stay untyped
         self.group: tuple = ()
         self.seq = 0
 

@@ -168,7 +168,8 @@ def cached_typing(ix: HeapIndex, types: GoTypes, binary_key: str) -> Typing:
     typing = type_heap(ix, types)
     for k in ARRAYS:
         value = getattr(typing, k)
-        cache.derived(ix, f"{name}_{k}", lambda v=value: v)
+        setattr(typing, k, cache.derived(ix, f"{name}_{k}", lambda v=value: v))
+        del value
     cache.save_extra_json(ix, name, {"count": ix.count, "names": typing.names,
                                      "via_names": typing.via_names,
                                      "conflicts": typing.conflicts,
