@@ -39,6 +39,7 @@ from heapspurs.format.records import (
 from heapspurs.index import cache_space
 from heapspurs.index.atomic_file import write_atomic
 from heapspurs.index.heap_index import HeapIndex, RootEdges
+from heapspurs.index.pages import save_npy
 from heapspurs.index.workspace import Workspace
 from heapspurs.scan.raw import RawScan, SegmentInfo
 
@@ -132,7 +133,8 @@ def _put(tmp: Path, name: str, a: np.ndarray, ws: Workspace | None) -> None:
     if held is not None and held.parent == tmp:
         os.replace(held, tmp / f"{name}.npy")
     else:
-        np.save(tmp / f"{name}.npy", a, allow_pickle=False)
+        with open(tmp / f"{name}.npy", "wb") as f:
+            save_npy(f, a)
 
 
 def save(ix: HeapIndex, path: str, ws: Workspace | None = None,
@@ -256,7 +258,7 @@ def derived(ix: HeapIndex, name: str, compute: Callable[[], np.ndarray]) -> np.n
     value = compute()
     if target is not None and folder.is_dir() and not folder.is_symlink():
         try:
-            write_atomic(target, lambda f: np.save(f, value, allow_pickle=False))
+            write_atomic(target, lambda f: save_npy(f, value))
             cache_space.trim(folder.parent, keep=folder)
             # Read back mapped, like every cached array: its pages can go back to the page
             # cache (a whole-heap array held in memory would count against --memory).

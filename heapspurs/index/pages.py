@@ -82,3 +82,22 @@ def release_all(*objs: object) -> None:
             mm.madvise(mmap.MADV_DONTNEED)
         except (OSError, ValueError):
             pass
+
+
+SAVE_PIECE = 16 << 20  # bytes written at a time by save_npy
+
+
+def save_npy(f, a: np.ndarray) -> None:
+    """``np.save`` of a 1-d array in pieces, giving back the pages of ``a`` behind each piece
+    where it is a file mapping: np.save would hand the whole mapping to one write(), whose
+    page faults bring all of it in at once, past any memory budget."""
+    a = np.ascontiguousarray(a)
+    np.lib.format.write_array_header_1_0(f, np.lib.format.header_data_from_array_1_0(a))
+    if a.ndim == 0:
+        f.write(a.tobytes())
+        return
+    behind = PagesBehind(a)
+    step = max(1, SAVE_PIECE // max(1, a.itemsize))
+    for i in range(0, len(a), step):
+        f.write(a[i:i + step].tobytes())
+        behind.release(i + step)

@@ -34,8 +34,10 @@ from heapspurs.index.memory import give_back
 from heapspurs.index.pages import release_all
 
 SMALL = 8 << 20  # arrays below this (or 1/16 of the budget) stay in memory
-POLL_S = 0.005  # how often the watchdog looks at the resident set
+POLL_S = 0.001  # how often the watchdog looks at the resident set
 MARGIN = 0.15  # the watchdog drops pages at (1 - MARGIN) of the budget
+LOW_MARK = 0.3  # ... down to (1 - LOW_MARK) of it
+TRIM_PIECE = 64 << 20  # bytes of a mapped array given back by one madvise
 
 
 class NotEnoughDisk(ValueError):
@@ -61,6 +63,7 @@ class Workspace:
         self.on_pass: Callable[[str], None] | None = None
         self._watcher: threading.Thread | None = None
         self._also: list[weakref.ref] = []
+        self._hand = 0  # where the next trim starts among the arrays' pieces
         self.created: list[Path] = []  # the files made (a scratch workspace's are unlinked)
         self._stop = threading.Event()
 
@@ -119,15 +122,28 @@ class Workspace:
 
     # ---- the budget ----
     def trim(self) -> None:
-        """Drop every resident page of the mapped arrays (they stay in the page cache), and of
-        the files mapped by what :meth:`trim_with` named."""
-        for mm in list(self._maps.values()):
-            _drop(mm)
+        """Give back resident pages (they stay in the page cache): all of the files mapped by
+        what :meth:`trim_with` named (an index: clean pages, cheap to read again), then the
+        mapped arrays' a piece at a time, going round from where the last trim stopped, until
+        the resident set is down to the low mark. A piece's madvise is short, so the work going
+        on meanwhile cannot take the resident set far past the budget, as it could while one
+        call dropped gigabytes; and the pages dropped are the ones longest left alone by the
+        trims, not all of the work's."""
         for ref in self._also:
             held = ref()
             if held is not None:
                 release_all(held)
         give_back()
+        low = int(self.budget * (1 - LOW_MARK)) if self.budget > 0 else 0
+        pieces = [(mm, off) for mm in list(self._maps.values())
+                  for off in range(0, _length(mm), TRIM_PIECE)]
+        start = self._hand
+        for k in range(len(pieces)):
+            if low and resident_bytes() <= low:
+                break
+            mm, off = pieces[(start + k) % len(pieces)]
+            _drop(mm, off, TRIM_PIECE)
+            self._hand = start + k + 1
         self.trims += 1
 
     def trim_with(self, owner: object) -> None:
@@ -238,8 +254,18 @@ def over_budget(budget: int, held: int) -> None:
               f"the --memory budget of {_mib(budget)}: going on over it", file=sys.stderr)
 
 
-def _drop(mm: mmap.mmap) -> None:
+def _drop(mm: mmap.mmap, start: int = 0, length: int | None = None) -> None:
     try:
-        mm.madvise(mmap.MADV_DONTNEED)
+        if length is None:
+            mm.madvise(mmap.MADV_DONTNEED)
+        else:
+            mm.madvise(mmap.MADV_DONTNEED, start, min(length, len(mm) - start))
     except (OSError, ValueError, AttributeError):
         pass  # closed, or no madvise here
+
+
+def _length(mm: mmap.mmap) -> int:
+    try:
+        return len(mm)
+    except ValueError:  # closed
+        return 0
