@@ -36,7 +36,7 @@ from heapspurs.index.pages import release_all
 SMALL = 8 << 20  # arrays below this (or 1/16 of the budget) stay in memory
 POLL_S = 0.001  # how often the watchdog looks at the resident set
 MARGIN = 0.15  # the watchdog drops pages at (1 - MARGIN) of the budget
-LOW_MARK = 0.3  # ... down to (1 - LOW_MARK) of it
+LOW_MARK = 0.6  # ... down to (1 - LOW_MARK) of it
 TRIM_PIECE = 64 << 20  # bytes of a mapped array given back by one madvise
 
 
