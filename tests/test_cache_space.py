@@ -100,3 +100,49 @@ def test_a_devel_go_version_gets_a_warning(leaks, cache_home, tmp_path):
     assert res.json()["params"]["version"] == devel.decode()
     assert "is not goX.Y" in res.err and "Go 1.22+" in res.err and "Green Tea" in res.err
     assert "is not goX.Y" not in run(leaks.dump).err
+
+
+def test_a_big_entry_widens_the_default_cap(leaks, big_run, cache_home, tmp_path, monkeypatch):
+    """A dump's index bigger than the default cap stays while smaller dumps come and go (the
+    cap makes room for it), instead of being evicted by the next one; past half the disk's
+    space for the cache it does not."""
+    from heapspurs.index.load import load_index
+
+    load_index(str(big_run.dump))  # in this process: the cap below applies to its saves
+    (big,) = cache_space.entries(cache_home)
+    monkeypatch.setattr(cache_space, "DEFAULT_MAX", big.bytes // 3)
+    small = []
+    for i in range(2):
+        small.append(tmp_path / f"small{i}.dump")
+        small[-1].write_bytes(leaks.dump.read_bytes())
+        load_index(str(small[-1]))
+    left = {e.folder.name for e in cache_space.entries(cache_home)}
+    assert left == {big.folder.name, *(cache.dump_key(str(d)) for d in small)}
+    total = sum(e.bytes for e in cache_space.entries(cache_home))
+    cap, source = cache_space.cache_max(cache_home, total, big.bytes)
+    assert cap == big.bytes + big.bytes // 3 and "largest entry" in source
+    # The old rule (the default cap alone) would have evicted it: the cap is below it.
+    assert big.bytes // 3 < big.bytes <= cap
+    # When the entry and the cap do not fit in half of the space for the cache: the cap alone.
+    monkeypatch.setattr(cache_space.shutil, "disk_usage",
+                        lambda _: type("U", (), {"free": big.bytes})())
+    assert cache_space.cache_max(cache_home, total, big.bytes)[0] < big.bytes
+
+
+def test_a_build_in_progress_keeps_its_half_written_entry(big_run, cache_home):
+    """A build over the memory budget touches its hidden cache folder at each pass, so another
+    run's trim (which removes half-written entries an hour old) leaves it alone."""
+    from heapspurs.index.budget import Budget
+    from heapspurs.index.load import load_index
+
+    seen: list[float] = []
+
+    def progress(what: str) -> None:
+        hidden = [p for p in cache_home.iterdir() if p.name.startswith(".")]
+        if hidden:
+            seen.append(hidden[0].stat().st_mtime)
+            os.utime(hidden[0], (1000, 1000))  # as if an hour had gone by since
+
+    load_index(str(big_run.dump), budget=Budget(1 << 20, explicit=True), progress=progress)
+    assert len(seen) > 3 and all(t > 1000 for t in seen[1:])
+    assert cache_space.entries(cache_home)

@@ -2,8 +2,12 @@
 
 The cap is ``$HEAPSPURS_CACHE_MAX`` (bytes, or with a unit: ``500M``, ``2GiB``; ``0`` keeps
 only the dump in use), else the smaller of 2 GiB and a tenth of the space the cache could use
-(the free space of its disk plus what it holds already). A dump's entry counts as used when it
-is loaded or saved, or something is added beside it; the entry in use is never evicted.
+(the free space of its disk plus what it holds already). An entry bigger than that (the index
+of a dump of several GB) widens the default cap to its size plus that, at most half of the space
+the cache could use: it stays while smaller dumps come and go, instead of being evicted by the
+next one. A dump's entry counts as used when it is loaded or saved, or something is added
+beside it; the entry in use is never evicted. A half-written entry (a hidden folder) is removed
+when it has not changed for an hour: a build over a memory budget touches its folder as it goes.
 """
 
 from __future__ import annotations
@@ -71,8 +75,8 @@ def entries(root: Path) -> list[Entry]:
     return sorted(out, key=lambda e: e.used)
 
 
-def cache_max(root: Path, used: int) -> tuple[int, str]:
-    """(the cap in bytes, where it comes from)."""
+def cache_max(root: Path, used: int, largest: int = 0) -> tuple[int, str]:
+    """(the cap in bytes, where it comes from); ``largest``: the biggest entry's size."""
     given = os.environ.get("HEAPSPURS_CACHE_MAX")
     if given:
         try:
@@ -84,9 +88,11 @@ def cache_max(root: Path, used: int) -> tuple[int, str]:
     except OSError:
         return DEFAULT_MAX, "default: 2 GiB"
     tenth = (free + used) // 10
-    if tenth < DEFAULT_MAX:
-        return tenth, "default: 10% of the disk space free for the cache"
-    return DEFAULT_MAX, "default: 2 GiB"
+    cap, source = ((tenth, "default: 10% of the disk space free for the cache")
+                   if tenth < DEFAULT_MAX else (DEFAULT_MAX, "default: 2 GiB"))
+    if cap < largest and largest + cap <= (free + used) // 2:
+        return largest + cap, f"{source}, plus the largest entry"
+    return cap, source
 
 
 def touch(folder: Path) -> None:
@@ -114,7 +120,7 @@ def trim(root: Path, keep: Path | None = None) -> list[Entry]:
                 pass
     found = entries(root)
     total = sum(e.bytes for e in found)
-    cap, _ = cache_max(root, total)
+    cap, _ = cache_max(root, total, max((e.bytes for e in found), default=0))
     evicted = []
     for e in found:
         if total <= cap:

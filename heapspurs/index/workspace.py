@@ -173,6 +173,11 @@ class Workspace:
 
     def note_pass(self, what: str) -> None:
         self.passes.append(what)
+        if self.keep and self.folder is not None:
+            try:  # a half-written cache entry still in use (see cache_space.STALE_TMP_S)
+                os.utime(self.folder)
+            except OSError:
+                pass
         if self.on_pass is not None and self.mapped:
             self.on_pass(what)
 
