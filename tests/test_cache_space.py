@@ -118,15 +118,15 @@ def test_a_big_entry_widens_the_default_cap(leaks, big_run, cache_home, tmp_path
         load_index(str(small[-1]))
     left = {e.folder.name for e in cache_space.entries(cache_home)}
     assert left == {big.folder.name, *(cache.dump_key(str(d)) for d in small)}
-    total = sum(e.bytes for e in cache_space.entries(cache_home))
-    cap, source = cache_space.cache_max(cache_home, total, big.bytes)
+    found = cache_space.entries(cache_home)
+    cap, source = cache_space.cache_max(cache_home, found)
     assert cap == big.bytes + big.bytes // 3 and "largest entry" in source
     # The old rule (the default cap alone) would have evicted it: the cap is below it.
     assert big.bytes // 3 < big.bytes <= cap
     # When the entry and the cap do not fit in half of the space for the cache: the cap alone.
     monkeypatch.setattr(cache_space.shutil, "disk_usage",
                         lambda _: type("U", (), {"free": big.bytes})())
-    assert cache_space.cache_max(cache_home, total, big.bytes)[0] < big.bytes
+    assert cache_space.cache_max(cache_home, found)[0] < big.bytes
 
 
 def test_a_build_in_progress_keeps_its_half_written_entry(big_run, cache_home):

@@ -81,7 +81,7 @@ class LevelWalk:
     (they stay in the page cache), so that a walk over most of a heap bigger than memory holds
     its queue and bitmaps, not the index. Paths are rebuilt from the levels over the forward
     edges ``fstart``/``fdst`` (the same edges as ``indptr``/``targets``, reversed): from a node
-    at level k, the first of its edges into level k-1."""
+    at level k, the lowest expanded node of level k-1 it has an edge to."""
 
     STEP_EDGES = 1 << 19  # edges walked between two looks at the resident set
     SLACK = 8 << 20  # index pages kept resident before they are given back
@@ -92,6 +92,7 @@ class LevelWalk:
         self.n, self.fstart, self.fdst = n, fstart, fdst
         self.indptr, self.targets = indptr, targets
         self.blocked = [np.ascontiguousarray(b, bool).view(np.uint8) for b in blocked]
+        self._blk = [*self.blocked, None, None][:2]  # (the native code's two flag arrays)
         self._mapped = (indptr, targets, *blocked)  # (as given: file mappings, given back)
         src = np.unique(np.asarray(sources, np.int64))
         src = src[(src >= 0) & (src < n)]
@@ -111,7 +112,7 @@ class LevelWalk:
         ends = np.empty(4096, np.int64)
         state = np.array([0, ns, ns, 0, 2**31, -1], np.int64)
         bounds = [np.array([0, ns], np.int64)]
-        blk = [*self.blocked, None, None][:2]
+        blk = self._blk
         ptr = np.ascontiguousarray(indptr, np.int64)
         tgt = np.ascontiguousarray(targets, np.int32)
         held = resident_bytes()
@@ -193,7 +194,7 @@ class LevelWalk:
         """From ``node`` at ``level``: at each level below, the lowest node it has an edge to
         (that was expanded), down to a source."""
         if _cgraph is not None and len(self.blocked) <= 2:
-            blk = [*self.blocked, None, None][:2]
+            blk = self._blk
             raw = _cgraph.level_path(np.ascontiguousarray(self.fstart, np.int64),
                                      np.ascontiguousarray(self.fdst, np.int32),
                                      np.ascontiguousarray(self.indptr, np.int64),

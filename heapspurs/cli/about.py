@@ -71,7 +71,7 @@ def cache_info(as_json: bool) -> None:
     root = _root()
     found = cache_space.entries(root)
     total = sum(e.bytes for e in found)
-    cap, source = cache_space.cache_max(root, total, max((e.bytes for e in found), default=0))
+    cap, source = cache_space.cache_max(root, found)
     if as_json:
         doc: dict[str, Any] = {
             "folder": str(root), "bytes": total, "max_bytes": cap, "max_source": source,

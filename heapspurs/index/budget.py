@@ -60,24 +60,26 @@ def parse_budget(text: str) -> int:
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
-def resident_bytes() -> int:
-    """This process's resident set now (what peak-RSS figures measure), or 0 if unknown."""
+def _statm() -> list[int]:
+    """/proc/self/statm's fields, in pages (empty if unknown)."""
     try:
         with open("/proc/self/statm", "rb") as f:
-            return int(f.read().split()[1]) * _PAGE
-    except (OSError, ValueError, IndexError):
-        return 0
+            return [int(x) for x in f.read().split()]
+    except (OSError, ValueError):
+        return []
+
+
+def resident_bytes() -> int:
+    """This process's resident set now (what peak-RSS figures measure), or 0 if unknown."""
+    fields = _statm()
+    return fields[1] * _PAGE if len(fields) > 1 else 0
 
 
 def anonymous_bytes() -> int:
     """What of this process's resident set no trim can give back: its resident pages less the
     file-backed and shared ones (mapped files' pages drop to the page cache), or 0 if unknown."""
-    try:
-        with open("/proc/self/statm", "rb") as f:
-            fields = f.read().split()
-        return max(0, int(fields[1]) - int(fields[2])) * _PAGE
-    except (OSError, ValueError, IndexError):
-        return 0
+    fields = _statm()
+    return max(0, fields[1] - fields[2]) * _PAGE if len(fields) > 2 else 0
 
 
 def build_estimate(dump_size: int) -> int:

@@ -75,8 +75,10 @@ def entries(root: Path) -> list[Entry]:
     return sorted(out, key=lambda e: e.used)
 
 
-def cache_max(root: Path, used: int, largest: int = 0) -> tuple[int, str]:
-    """(the cap in bytes, where it comes from); ``largest``: the biggest entry's size."""
+def cache_max(root: Path, found: list[Entry]) -> tuple[int, str]:
+    """(the cap in bytes, where it comes from), for a cache holding the entries ``found``."""
+    used = sum(e.bytes for e in found)
+    largest = max((e.bytes for e in found), default=0)
     given = os.environ.get("HEAPSPURS_CACHE_MAX")
     if given:
         try:
@@ -120,7 +122,7 @@ def trim(root: Path, keep: Path | None = None) -> list[Entry]:
                 pass
     found = entries(root)
     total = sum(e.bytes for e in found)
-    cap, _ = cache_max(root, total, max((e.bytes for e in found), default=0))
+    cap, _ = cache_max(root, found)
     evicted = []
     for e in found:
         if total <= cap:
